@@ -1,0 +1,1 @@
+"""A simulated i-PRO network disk recorder speaking the CGI interface over HTTP."""
