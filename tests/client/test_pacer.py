@@ -1,0 +1,105 @@
+"""The pacer spaces request starts per lane, fairly, and survives cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from custom_components.ipro_nvr.aioipro.pacer import Lane, Pacer, SentCommand
+
+
+def _gaps(sent: list[SentCommand], lane: Lane) -> list[float]:
+    times = [s.time for s in sent if s.lane is lane]
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+async def test_first_request_is_immediate() -> None:
+    pacer = Pacer(command_interval=10.0, control_interval=10.0)
+    start = time.monotonic()
+    async with pacer.command("/cgi-bin/status.cgi"):
+        pass
+    async with pacer.control("/cgi-bin/directctrl.cgi"):
+        pass
+    assert time.monotonic() - start < 0.5
+    assert [(s.lane, s.path) for s in pacer.sent] == [
+        (Lane.COMMAND, "/cgi-bin/status.cgi"),
+        (Lane.CONTROL, "/cgi-bin/directctrl.cgi"),
+    ]
+
+
+async def test_command_lane_spacing() -> None:
+    pacer = Pacer(command_interval=0.05, control_interval=0.01)
+    await asyncio.gather(*(pacer.wait(Lane.COMMAND, f"/c{i}") for i in range(5)))
+    gaps = _gaps(pacer.sent, Lane.COMMAND)
+    assert len(gaps) == 4
+    assert all(gap >= 0.05 for gap in gaps)
+
+
+async def test_fifo_order() -> None:
+    pacer = Pacer(command_interval=0.02, control_interval=0.01)
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        async with pacer.command(f"/c{i}"):
+            order.append(i)
+
+    tasks = []
+    for i in range(6):
+        tasks.append(asyncio.create_task(one(i)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert order == list(range(6))
+    assert [s.path for s in pacer.sent] == [f"/c{i}" for i in range(6)]
+
+
+async def test_control_does_not_wait_behind_commands() -> None:
+    pacer = Pacer(command_interval=0.5, control_interval=0.01)
+    await pacer.wait(Lane.COMMAND)
+    blocked = asyncio.create_task(pacer.wait(Lane.COMMAND, "/poll"))
+    await asyncio.sleep(0)
+    start = time.monotonic()
+    for _ in range(3):
+        async with pacer.control("/ptz"):
+            pass
+    assert time.monotonic() - start < 0.2
+    assert not blocked.done()
+    await blocked
+    assert all(gap >= 0.01 for gap in _gaps(pacer.sent, Lane.CONTROL))
+
+
+async def test_cancelled_waiter_gives_up_its_slot() -> None:
+    pacer = Pacer(command_interval=0.1, control_interval=0.01)
+    await pacer.wait(Lane.COMMAND, "/first")
+    waiting = asyncio.create_task(pacer.wait(Lane.COMMAND, "/cancelled"))
+    queued = asyncio.create_task(pacer.wait(Lane.COMMAND, "/second"))
+    await asyncio.sleep(0.02)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await queued
+    assert [s.path for s in pacer.sent] == ["/first", "/second"]
+    assert _gaps(pacer.sent, Lane.COMMAND)[0] >= 0.1
+
+
+async def test_injected_clock_decides_the_wait() -> None:
+    now = [100.0]
+    pacer = Pacer(command_interval=3.0, control_interval=0.2, clock=lambda: now[0])
+    assert await pacer.wait(Lane.COMMAND) == 100.0
+    now[0] = 103.5
+    assert await pacer.wait(Lane.COMMAND) == 103.5
+    assert pacer.interval(Lane.CONTROL) == 0.2
+
+
+async def test_real_three_second_spacing() -> None:
+    pacer = Pacer()
+    start = time.monotonic()
+    await asyncio.gather(pacer.wait(Lane.COMMAND), pacer.wait(Lane.COMMAND))
+    assert time.monotonic() - start >= 3.0
+    assert _gaps(pacer.sent, Lane.COMMAND)[0] >= 3.0
+
+
+def test_negative_interval_rejected() -> None:
+    with pytest.raises(ValueError):
+        Pacer(command_interval=-1.0)
