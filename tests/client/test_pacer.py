@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from custom_components.ipro_nvr.aioipro.pacer import Lane, Pacer, SentCommand
 
 def _gaps(sent: list[SentCommand], lane: Lane) -> list[float]:
     times = [s.time for s in sent if s.lane is lane]
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 async def test_first_request_is_immediate() -> None:

@@ -60,9 +60,12 @@ class Pacer:
         """Wait for the next free slot on ``lane``, claim it and return its time."""
         async with self._locks[lane]:
             interval = self.interval(lane)
-            while (last := self._last[lane]) is not None and (
-                delay := last + interval - self._clock()
-            ) > 0:
+            while True:
+                last = self._last[lane]
+                delay = 0.0 if last is None else last + interval - self._clock()
+                if delay <= 0:
+                    break
+                # The loop re-checks because the injected clock need not be the loop's.
                 await asyncio.sleep(delay)
             now = self._clock()
             self._last[lane] = now
