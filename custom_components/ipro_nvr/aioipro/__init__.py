@@ -1,5 +1,7 @@
 """Asynchronous client for i-PRO network disk recorders (CGI command interface 1.5R1)."""
 
+from .audio import parse_live_audio, parse_rtp_audio
+from .download import parse_download_part, safe_file_name
 from .errors import (
     IproAuthError,
     IproBusyError,
@@ -12,6 +14,8 @@ from .errors import (
     IproSessionLostError,
     IproTimeoutError,
 )
+from .h26x import Depacketizer, H264Depacketizer, H265Depacketizer, depacketizer_for
+from .jpeg import parse_live_jpeg
 from .models import (
     AccessUnit,
     AudioCodec,
@@ -39,6 +43,20 @@ from .models import (
     TimeInfo,
     VideoCodec,
 )
+from .multipart import Part, boundary_from_content_type, iter_parts
+from .playback import parse_playback_audio, parse_playback_gop
+from .rtp import parse_rtp
+from .text import (
+    format_download_time,
+    format_timef,
+    is_login_page,
+    parse_camera_connection,
+    parse_hdd_info,
+    parse_key_values,
+    parse_log_list,
+    parse_login,
+)
+from .tlv import parse_tlvs
 
 __all__ = [
     "AccessUnit",
@@ -47,11 +65,14 @@ __all__ = [
     "AuxAction",
     "CameraConnectionInfo",
     "CameraStatus",
+    "Depacketizer",
     "Disk",
     "DownloadKind",
     "DownloadPartInfo",
     "DownloadedFile",
     "FocusAction",
+    "H264Depacketizer",
+    "H265Depacketizer",
     "HddInfo",
     "IproAuthError",
     "IproBusyError",
@@ -69,6 +90,7 @@ __all__ = [
     "LogList",
     "LogType",
     "NvrInfo",
+    "Part",
     "PlaybackAudio",
     "PlaybackGop",
     "PlaybackPicture",
@@ -76,4 +98,24 @@ __all__ = [
     "RtpPacket",
     "TimeInfo",
     "VideoCodec",
+    "boundary_from_content_type",
+    "depacketizer_for",
+    "format_download_time",
+    "format_timef",
+    "is_login_page",
+    "iter_parts",
+    "parse_camera_connection",
+    "parse_download_part",
+    "parse_hdd_info",
+    "parse_key_values",
+    "parse_live_audio",
+    "parse_live_jpeg",
+    "parse_log_list",
+    "parse_login",
+    "parse_playback_audio",
+    "parse_playback_gop",
+    "parse_rtp",
+    "parse_rtp_audio",
+    "parse_tlvs",
+    "safe_file_name",
 ]

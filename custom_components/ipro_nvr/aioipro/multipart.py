@@ -18,7 +18,7 @@ short by the end of the stream raises ``IproProtocolError``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -217,8 +217,8 @@ async def _read_to_delimiter(buffer: _Buffer, delimiter: bytes, limit: int) -> b
 
 async def iter_parts(
     reader: ByteReader, boundary: str, *, max_part_size: int = MAX_PART_SIZE
-) -> AsyncIterator[Part]:
-    """Yield the parts of a multipart stream until it ends."""
+) -> AsyncGenerator[Part]:
+    """Yield the parts of a multipart stream until it ends (``aclose()`` to stop early)."""
     delimiter = b"--" + boundary.encode("utf-8")
     buffer = _Buffer(reader)
     while await _seek_part(buffer, delimiter, max_part_size):
