@@ -13,7 +13,7 @@ from custom_components.ipro_nvr.aioipro.models import LogEntry, LogList, LogType
 from custom_components.ipro_nvr.const import LogEventType
 from custom_components.ipro_nvr.logs import LogTracker, classify_kind, disk_fault
 
-BASE = datetime(2024, 4, 24, 12, 0, 0)
+BASE = datetime(2024, 4, 24, 12, 0, 0)  # noqa: DTZ001 - the NVR's local time is naive
 
 
 def entry(second: int, kind: str = "SITE(VMD)-2") -> LogEntry:
