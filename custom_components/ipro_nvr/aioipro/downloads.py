@@ -1,0 +1,377 @@
+"""Recording downloads (``httpdl.cgi``): to files, or as a stream of bytes.
+
+One request covers at most one hour, so a longer window becomes hourly requests, each on
+its own UID (login, download, logout), one after the other. At most two downloads run
+at once per client (the NVR answers a third with status 3); status 3 is retried with a
+growing delay before :class:`IproBusyError` is raised.
+
+Files follow the NVR's protocol: each part's body belongs to the temp file its
+``X-Temp-FileName`` names; a non-empty ``X-Prev-Filename`` closes the current temp file
+under that name; an empty ``X-Temp-FileName`` ends the transfer. Names from the device
+go through :func:`safe_file_name`, so nothing is written outside ``folder``, and an
+existing file is never overwritten: a ``-1``, ``-2``... suffix is added. Temp files are
+created exclusively and removed on any failure or cancellation, and a failed
+``download()`` also removes the files it had completed, so a caller sees all or nothing.
+All file I/O runs in a worker thread, never in the event loop.
+
+Windows are aligned to whole minutes (the NVR's STARTTIME/ENDTIME have ``ss`` = 00):
+the start is floored and the end raised, so nothing asked for is cut off. An hour
+without recording is skipped when other hours have some; :class:`IproNoRecordingError`
+is raised only when the whole window is empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+import os
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import aiohttp
+
+from . import commands
+from .download import parse_download_part, safe_file_name
+from .errors import (
+    IproBusyError,
+    IproCodecError,
+    IproConnectionError,
+    IproNoRecordingError,
+    IproProtocolError,
+)
+from .models import DownloadedFile, DownloadKind, DownloadPartInfo
+from .multipart import Part, boundary_from_content_type, iter_parts
+from .session import SessionRole, UidSession
+from .transport import Transport
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_CONCURRENT_DOWNLOADS: Final = 2
+MAX_WINDOW: Final = timedelta(hours=1)
+MAX_NAME_SUFFIX: Final = 1000
+STATUS_NORMAL: Final = 0
+STATUS_NO_RECORDING: Final = 1
+STATUS_CODEC: Final = 2
+STATUS_BUSY: Final = 3
+_MINUTE: Final = timedelta(minutes=1)
+
+
+def _floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _ceil_minute(moment: datetime) -> datetime:
+    floored = _floor_minute(moment)
+    return floored if floored == moment else floored + _MINUTE
+
+
+def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Return the whole-minute windows of at most one hour covering ``start``..``end``."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("download times must be timezone-aware")
+    first, last = _floor_minute(start), _ceil_minute(end)
+    if last <= first:
+        raise ValueError("the download must end after it starts")
+    windows: list[tuple[datetime, datetime]] = []
+    while first < last:
+        window_end = min(first + MAX_WINDOW, last)
+        windows.append((first, window_end))
+        first = window_end
+    return windows
+
+
+def check_status(info: DownloadPartInfo, camera: int) -> None:
+    """Raise the error a non-zero download status stands for."""
+    if info.status == STATUS_NORMAL:
+        return
+    if info.status == STATUS_NO_RECORDING:
+        raise IproNoRecordingError(f"Camera {camera} has no recording in the requested period.")
+    if info.status == STATUS_CODEC:
+        raise IproCodecError(
+            f"The recording of camera {camera} cannot be delivered as asked (an MP4 of a "
+            "JPEG recording); choose another file type."
+        )
+    if info.status == STATUS_BUSY:
+        raise IproBusyError("The NVR is busy with other downloads (two at most); try again later.")
+    raise IproProtocolError(f"The NVR sent an unknown download status {info.status}.")
+
+
+def _candidates(folder: Path, name: str) -> Iterator[Path]:
+    """Yield ``name`` in ``folder``, then ``stem-1.ext``, ``stem-2.ext``..."""
+    path = folder / name
+    yield path
+    stem, suffix = path.stem, path.suffix
+    for number in range(1, MAX_NAME_SUFFIX):
+        yield folder / f"{stem}-{number}{suffix}"
+
+
+def _create_exclusive(folder: Path, name: str) -> tuple[Path, BinaryIO]:
+    """Create a new file under ``name`` (or a suffixed name); never open an existing one."""
+    for path in _candidates(folder, name):
+        try:
+            return path, path.open("xb")
+        except FileExistsError:
+            continue
+    raise IproProtocolError(f"Too many files named like {name!r} in {folder}.")
+
+
+def _place(temp: Path, folder: Path, name: str) -> Path:
+    """Give the finished ``temp`` file its final ``name`` without replacing a file."""
+    for path in _candidates(folder, name):
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            continue
+        except OSError:
+            # No hard links on this file system: check, then rename.
+            if path.exists():
+                continue
+            temp.rename(path)
+            return path
+        temp.unlink()
+        return path
+    raise IproProtocolError(f"Too many files named like {name!r} in {folder}.")
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+@dataclass
+class _FileWriter:
+    """Writes the parts of one ``httpdl.cgi`` answer into files in ``folder``."""
+
+    folder: Path
+    files: list[DownloadedFile] = field(default_factory=list)
+    _temp_name: str | None = None
+    _temp_path: Path | None = None
+    _handle: BinaryIO | None = None
+    _size: int = 0
+
+    async def feed(self, info: DownloadPartInfo, body: bytes) -> bool:
+        """Apply one part; return ``False`` once the transfer has ended."""
+        if info.prev_name:
+            if body and not info.temp_name:
+                await self._write(body)
+                body = b""
+            await self._finish(safe_file_name(info.prev_name))
+        elif self._temp_name is not None and info.temp_name != self._temp_name:
+            raise IproProtocolError("The NVR switched files without naming the finished one.")
+        if not info.temp_name:
+            return False
+        if self._handle is None:
+            temp = safe_file_name(info.temp_name)
+            self._temp_path, self._handle = await asyncio.to_thread(
+                _create_exclusive, self.folder, temp
+            )
+            self._temp_name = info.temp_name
+            self._size = 0
+        if body:
+            await self._write(body)
+        return True
+
+    async def _write(self, body: bytes) -> None:
+        if self._handle is None:
+            raise IproProtocolError("The NVR sent download data outside of a file.")
+        await asyncio.to_thread(self._handle.write, body)
+        self._size += len(body)
+
+    async def _finish(self, name: str) -> None:
+        handle, temp = self._handle, self._temp_path
+        if handle is None or temp is None:
+            raise IproProtocolError("The NVR closed a download file it never opened.")
+        self._handle = self._temp_path = self._temp_name = None
+        await asyncio.to_thread(handle.close)
+        path = await asyncio.to_thread(_place, temp, self.folder, name)
+        self.files.append(DownloadedFile(path=path, size=self._size))
+
+    @property
+    def open(self) -> bool:
+        """Return whether a temp file is still being written."""
+        return self._handle is not None
+
+    async def discard(self) -> None:
+        """Remove the temp file and every file this answer completed."""
+        handle, temp = self._handle, self._temp_path
+        self._handle = self._temp_path = None
+        paths = [f.path for f in self.files]
+        self.files = []
+        if temp is not None:
+            paths.append(temp)
+
+        def work() -> None:
+            if handle is not None:
+                handle.close()
+            _remove(paths)
+
+        await asyncio.to_thread(work)
+
+
+class DownloadManager:
+    """Runs a client's downloads, two at most at once."""
+
+    def __init__(self, transport: Transport, retry_delays: tuple[float, ...]) -> None:
+        self._transport = transport
+        self._retry_delays = retry_delays
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_DOWNLOADS)
+
+    @asynccontextmanager
+    async def _window(
+        self, camera: int, start: datetime, end: datetime, kind: DownloadKind
+    ) -> AsyncIterator[tuple[DownloadPartInfo, Part, AsyncIterator[Part]]]:
+        """Open one request (own UID, a download slot); yield its first part and the rest.
+
+        A first part with status 3 is retried after the configured delays.
+        """
+        command = commands.download(camera, start, end, kind)
+        delays = list(self._retry_delays)
+        while True:
+            async with self._slots:
+                session = self._transport.new_session(SessionRole.DOWNLOAD)
+                session.users = 1
+                try:
+                    response = await self._transport.open_stream(command, session)
+                    parts = self._parts(response, camera)
+                    try:
+                        first = await anext(parts, None)
+                        if first is None:
+                            raise IproNoRecordingError(
+                                f"Camera {camera} has no recording in the requested period."
+                            )
+                        info = parse_download_part(first.headers)
+                        if info.status != STATUS_BUSY or not delays:
+                            check_status(info, camera)
+                            yield info, first, parts
+                            return
+                    finally:
+                        await parts.aclose()
+                        response.close()
+                finally:
+                    await self._release(session)
+            delay = delays.pop(0)
+            _LOGGER.info("NVR busy with downloads; retrying in %s s", delay)
+            await asyncio.sleep(delay)
+
+    async def _release(self, session: UidSession) -> None:
+        session.users = 0
+        await self._transport.release(session)
+
+    async def _parts(self, response: aiohttp.ClientResponse, camera: int) -> AsyncGenerator[Part]:
+        boundary = boundary_from_content_type(response.headers.get("Content-Type"))
+        try:
+            async for part in iter_parts(response.content, boundary):
+                yield part
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise IproConnectionError(
+                f"The download of camera {camera} from {self._transport.where} broke "
+                f"({type(err).__name__}); check the network and try again."
+            ) from err
+
+    async def _receive(
+        self,
+        writer: _FileWriter,
+        camera: int,
+        window: tuple[datetime, datetime],
+        kind: DownloadKind,
+    ) -> None:
+        async with self._window(camera, *window, kind) as (first_info, first, parts):
+            going = await writer.feed(first_info, first.body)
+            while going:
+                part = await anext(parts, None)
+                if part is None:
+                    break
+                info = parse_download_part(part.headers)
+                check_status(info, camera)
+                going = await writer.feed(info, part.body)
+        if writer.open:
+            raise IproConnectionError(
+                f"The download of camera {camera} ended before its last file was "
+                "complete; try again."
+            )
+
+    async def _download_window(
+        self,
+        camera: int,
+        window: tuple[datetime, datetime],
+        kind: DownloadKind,
+        folder: Path,
+    ) -> list[DownloadedFile]:
+        writer = _FileWriter(folder)
+        try:
+            await self._receive(writer, camera, window, kind)
+        except BaseException:
+            await asyncio.shield(writer.discard())
+            raise
+        return writer.files
+
+    async def _download_all(
+        self,
+        files: list[DownloadedFile],
+        camera: int,
+        windows: list[tuple[datetime, datetime]],
+        kind: DownloadKind,
+        folder: Path,
+    ) -> None:
+        for window in windows:
+            try:
+                files += await self._download_window(camera, window, kind, folder)
+            except IproNoRecordingError:
+                if len(windows) == 1:
+                    raise
+                _LOGGER.debug("No recording of camera %s from %s", camera, window[0])
+        if not files:
+            raise IproNoRecordingError(f"Camera {camera} has no recording in the requested period.")
+
+    async def download(
+        self, camera: int, start: datetime, end: datetime, kind: DownloadKind, folder: Path
+    ) -> list[DownloadedFile]:
+        """Download ``start``..``end`` of ``camera`` into ``folder`` (see module docstring)."""
+        windows = split_windows(start, end)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        files: list[DownloadedFile] = []
+        try:
+            await self._download_all(files, camera, windows, kind, folder)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(_remove, [f.path for f in files]))
+            raise
+        return files
+
+    def stream(
+        self, camera: int, start: datetime, end: datetime, kind: DownloadKind
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """Return a context manager yielding the file bytes as they arrive (one hour max).
+
+        Errors in the status of the first part are raised on entry, before any byte, so
+        an HTTP view can still answer with an error status.
+        """
+        windows = split_windows(start, end)
+        if len(windows) > 1:
+            raise ValueError("a streamed download covers one hour at most")
+        return self._stream(camera, *windows[0], kind)
+
+    @asynccontextmanager
+    async def _stream(
+        self, camera: int, start: datetime, end: datetime, kind: DownloadKind
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        async with self._window(camera, start, end, kind) as (info, first, parts):
+
+            async def chunks() -> AsyncIterator[bytes]:
+                if first.body:
+                    yield first.body
+                going = bool(info.temp_name)
+                while going:
+                    part = await anext(parts, None)
+                    if part is None:
+                        return
+                    part_info = parse_download_part(part.headers)
+                    check_status(part_info, camera)
+                    if part.body:
+                        yield part.body
+                    going = bool(part_info.temp_name)
+
+            yield chunks()

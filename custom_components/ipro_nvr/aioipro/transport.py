@@ -1,0 +1,420 @@
+"""The wire: URLs, pacing, authentication, sessions (UIDs), keep-alive, error mapping.
+
+Everything that talks to the NVR goes through one :class:`Transport` per client, so
+every request is paced by the same :class:`~.pacer.Pacer`, carries credentials, and maps
+transport failures to :mod:`.errors` with a message a user can act on.
+
+Lost sessions: another client's login can silently evict one of our UIDs (the NVR keeps
+16). A request notices it by an HTTP error status, a login page where data was expected,
+or an empty body. The transport then logs that session in again once and retries the
+request once; a second failure is :class:`~.errors.IproSessionLostError`. A session's
+``generation`` makes concurrent requests that see the same loss log in only once.
+
+Keep-alive: a UID dies 90 s after its last use, and open streams do not count as use.
+A background task, started with the first login and stopped by :meth:`close`, sends
+``status.cgi`` for each UID in use that no other request used for ``keepalive_interval``
+seconds - and only then, so a busy client sends none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import contextlib
+import logging
+import time
+from typing import Final
+
+import aiohttp
+from yarl import URL
+
+from . import commands
+from .auth import IproAuth
+from .commands import CgiCommand
+from .errors import (
+    IproAuthError,
+    IproBusyError,
+    IproConnectionError,
+    IproError,
+    IproNoFreeSessionError,
+    IproProtocolError,
+    IproSessionLostError,
+    IproTimeoutError,
+)
+from .models import NvrInfo
+from .pacer import Pacer
+from .session import SessionRole, UidSession, mask_uid
+from .text import decode_text, is_login_page, parse_login
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_KEEPALIVE_INTERVAL: Final = 45.0
+MAX_TEXT_BYTES: Final = 4 * 1024 * 1024
+_HTTP_NO_CONTENT: Final = 204
+_HTTP_ERROR: Final = 400
+_HTTP_UNAUTHORIZED: Final = 401
+_HTTP_UNAVAILABLE: Final = 503
+
+
+class UidLostError(Exception):
+    """Internal signal: the answer shows the UID is no longer valid."""
+
+
+class Transport:
+    """HTTP(S) access to one NVR with pacing, auth and UID sessions."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        host: str,
+        port: int | None,
+        *,
+        username: str,
+        password: str,
+        ssl: bool,
+        verify_ssl: bool,
+        pacer: Pacer | None,
+        request_timeout: float,
+        keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if request_timeout <= 0:
+            raise ValueError("request_timeout must be positive")
+        self.http = session
+        self.host = host
+        self.port = port if port is not None else (443 if ssl else 80)
+        self.use_ssl = ssl
+        self.base_url = URL.build(scheme="https" if ssl else "http", host=host, port=self.port)
+        # aiohttp's own cached contexts: True verifies, False does not. Building an
+        # SSLContext here would load certificates in the event loop.
+        self.ssl_param: bool = verify_ssl if ssl else True
+        self.auth = IproAuth(username, password)
+        self.pacer = pacer if pacer is not None else Pacer()
+        self.request_timeout = request_timeout
+        self.command_timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self.stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=request_timeout, sock_read=request_timeout
+        )
+        self.keepalive_interval = keepalive_interval
+        self.clock = clock
+        self.nvr_info: NvrInfo | None = None
+        self.sessions: set[UidSession] = set()
+        self.closed = False
+        self._keepalive_task: asyncio.Task[None] | None = None
+
+    @property
+    def where(self) -> str:
+        """Return ``host:port`` for messages (never with credentials)."""
+        return f"{self.host}:{self.port}"
+
+    # Requests
+
+    def url(self, command: CgiCommand, uid: str | None) -> URL:
+        """Return the URL of ``command``, its query string built in the spec's order."""
+        query = command.query(uid)
+        text = f"{self.base_url}{command.path}"
+        return URL(f"{text}?{query}" if query else text, encoded=True)
+
+    def _error(self, err: BaseException, command: CgiCommand) -> IproError:
+        """Map an aiohttp/OS failure to an error that tells the user what to check."""
+        where = self.where
+        scheme = "HTTPS" if self.use_ssl else "HTTP"
+        if isinstance(err, TimeoutError):
+            return IproTimeoutError(
+                f"The NVR at {where} did not answer {command.cgi} within "
+                f"{self.request_timeout:g} s; check that it is on and not overloaded."
+            )
+        if isinstance(err, aiohttp.ClientConnectorCertificateError):
+            return IproConnectionError(
+                f"The TLS certificate of the NVR at {where} could not be verified; for a "
+                "self-signed certificate turn certificate verification off."
+            )
+        if isinstance(err, (aiohttp.ClientSSLError, aiohttp.ClientConnectorSSLError)):
+            return IproConnectionError(
+                f"The TLS handshake with the NVR at {where} failed; check that the NVR "
+                "uses HTTPS on this port."
+            )
+        if isinstance(err, aiohttp.ClientConnectorError):
+            return IproConnectionError(
+                f"Cannot connect to the NVR at {where} ({err.os_error.strerror or err}); "
+                f"check the host name, the port and that the NVR serves {scheme} there."
+            )
+        return IproConnectionError(
+            f"The connection to the NVR at {where} broke during {command.cgi} "
+            f"({type(err).__name__}); check the network and whether the NVR serves "
+            f"{scheme} on port {self.port}."
+        )
+
+    async def request(
+        self,
+        command: CgiCommand,
+        uid: str | None = None,
+        session: UidSession | None = None,
+        *,
+        stream: bool = False,
+    ) -> aiohttp.ClientResponse:
+        """Pace and send ``command``; the caller releases the response.
+
+        A ``401`` left after answering the challenge is :class:`IproAuthError`.
+        """
+        if self.closed:
+            raise RuntimeError("the NVR client is closed")
+        url = self.url(command, uid)
+        if command.lane is not None:
+            await self.pacer.wait(command.lane, command.path)
+        if session is not None:
+            session.touch(self.clock())
+        _LOGGER.debug("GET %s (%s session %s)", command.path, command.lane, mask_uid(uid))
+        try:
+            response = await self.http.get(
+                url,
+                middlewares=(self.auth,),
+                ssl=self.ssl_param,
+                timeout=self.stream_timeout if stream else self.command_timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise self._error(err, command) from err
+        if response.status == _HTTP_UNAUTHORIZED:
+            response.release()
+            raise IproAuthError(
+                f"The NVR at {self.where} rejected the user name or password; use the "
+                "NVR's own user (for example ADMIN), not a camera's."
+            )
+        return response
+
+    async def read_body(
+        self, response: aiohttp.ClientResponse, command: CgiCommand, limit: int | None = None
+    ) -> bytes:
+        """Read a whole body, mapping transport failures; ``limit`` caps text answers."""
+        try:
+            if limit is None:
+                return await response.read()
+            body = await response.content.read(limit + 1)
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise self._error(err, command) from err
+        if len(body) > limit:
+            raise IproProtocolError(
+                f"The NVR's answer to {command.cgi} is larger than {limit} bytes."
+            )
+        return body
+
+    async def check_stream_start(
+        self, response: aiohttp.ClientResponse, command: CgiCommand
+    ) -> None:
+        """Raise :class:`UidLostError` if a stream/data answer is an error or login page."""
+        if response.status >= _HTTP_ERROR:
+            response.release()
+            raise UidLostError(f"HTTP {response.status}")
+        if response.content_type.startswith("text/"):
+            body = await self.read_body(response, command, MAX_TEXT_BYTES)
+            response.release()
+            if not body.strip() or is_login_page(body):
+                raise UidLostError("login page instead of data")
+            raise IproProtocolError(
+                f"The NVR answered {command.cgi} with text instead of data: "
+                f"{decode_text(body[:80])!r}."
+            )
+        if response.content_length == 0:
+            response.release()
+            raise UidLostError("empty answer")
+
+    # Sessions
+
+    def new_session(self, role: SessionRole) -> UidSession:
+        """Return a session not yet logged in (call :meth:`acquire` to log in)."""
+        return UidSession(role=role)
+
+    async def acquire(self, session: UidSession) -> str:
+        """Return the UID of ``session``, logging in if it has none or it expired."""
+        async with session.lock:
+            if session.uid is None or session.expired(self.clock()):
+                await self._login_locked(session)
+            assert session.uid is not None
+            return session.uid
+
+    async def _relogin(self, session: UidSession, generation: int) -> None:
+        async with session.lock:
+            if session.generation == generation:
+                session.uid = None
+                await self._login_locked(session)
+
+    async def _login_locked(self, session: UidSession) -> None:
+        command = commands.login()
+        response = await self.request(command)
+        async with response:
+            if response.status == _HTTP_UNAVAILABLE:
+                raise IproNoFreeSessionError(
+                    f"The NVR at {self.where} has no free session (16 at most, shared "
+                    "with its web pages and other software); close some or wait 90 s."
+                )
+            if response.status >= _HTTP_ERROR:
+                raise IproProtocolError(
+                    f"The NVR at {self.where} answered the login with HTTP {response.status}."
+                )
+            body = await self.read_body(response, command, MAX_TEXT_BYTES)
+        uid, info = parse_login(decode_text(body))
+        session.uid = uid
+        session.generation += 1
+        session.touch(self.clock())
+        self.nvr_info = info
+        self.sessions.add(session)
+        _LOGGER.debug("Logged in %s session %s", session.role, mask_uid(uid))
+        self._start_keepalive()
+        if session.role is SessionRole.LIVE:
+            try:
+                await self._text_once(commands.setup_live(), uid, session)
+            except UidLostError as err:
+                session.uid = None
+                raise IproSessionLostError(
+                    f"The NVR at {self.where} dropped the live session right after login."
+                ) from err
+
+    async def release(self, session: UidSession) -> None:
+        """Log ``session`` out (best effort) and forget it."""
+        self.sessions.discard(session)
+        async with session.lock:
+            uid, session.uid = session.uid, None
+            if uid is None or self.closed:
+                return
+            command = commands.logout()
+            try:
+                response = await self.request(command, uid)
+                response.release()
+            except IproError as err:
+                _LOGGER.debug("Logout of the %s session failed: %s", session.role, err)
+
+    async def with_session[T](
+        self, session: UidSession, attempt: Callable[[str], Awaitable[T]]
+    ) -> T:
+        """Run ``attempt(uid)``; on a lost UID log in again once and retry once."""
+        for retry in (False, True):
+            uid = await self.acquire(session)
+            generation = session.generation
+            try:
+                return await attempt(uid)
+            except UidLostError as err:
+                if retry:
+                    raise IproSessionLostError(
+                        f"The NVR at {self.where} dropped the {session.role} session again "
+                        f"right after a new login ({err}); another client may be using up "
+                        "its 16 sessions."
+                    ) from None
+                _LOGGER.info("The %s session was lost (%s); logging in again", session.role, err)
+                await self._relogin(session, generation)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _text_once(self, command: CgiCommand, uid: str, session: UidSession) -> str:
+        response = await self.request(command, uid, session)
+        async with response:
+            if response.status >= _HTTP_ERROR:
+                raise UidLostError(f"HTTP {response.status}")
+            body = await self.read_body(response, command, MAX_TEXT_BYTES)
+        if command.expects_data:
+            if not body.strip():
+                raise UidLostError("empty answer")
+            if is_login_page(body):
+                raise UidLostError("login page instead of data")
+        return decode_text(body)
+
+    async def call(self, command: CgiCommand, session: UidSession) -> str:
+        """Send a command carrying the UID of ``session`` and return its text answer."""
+        return await self.with_session(session, lambda uid: self._text_once(command, uid, session))
+
+    async def call_plain(self, command: CgiCommand) -> str:
+        """Send a command without a UID (``recordedtime.cgi``, ``as_getinfo.cgi``)."""
+        response = await self.request(command)
+        async with response:
+            if response.status == _HTTP_UNAVAILABLE:
+                raise IproBusyError(f"The NVR at {self.where} is busy; try again later.")
+            if response.status >= _HTTP_ERROR:
+                raise IproProtocolError(
+                    f"The NVR at {self.where} answered {command.cgi} with HTTP {response.status}."
+                )
+            body = await self.read_body(response, command, MAX_TEXT_BYTES)
+        if not body.strip() or is_login_page(body):
+            raise IproProtocolError(f"The NVR at {self.where} sent no data for {command.cgi}.")
+        return decode_text(body)
+
+    async def fetch(self, command: CgiCommand, session: UidSession) -> bytes:
+        """Send a data request (``camera.cgi``, ``playaudio.cgi``) and return its body."""
+
+        async def attempt(uid: str) -> bytes:
+            response = await self.request(command, uid, session, stream=True)
+            await self.check_stream_start(response, command)
+            async with response:
+                body = await self.read_body(response, command)
+            if not body:
+                raise UidLostError("empty answer")
+            return body
+
+        return await self.with_session(session, attempt)
+
+    async def open_stream(self, command: CgiCommand, session: UidSession) -> aiohttp.ClientResponse:
+        """Start a streaming request; the caller reads and releases the response.
+
+        ``204 No Content`` is the NVR refusing a push for load.
+        """
+
+        async def attempt(uid: str) -> aiohttp.ClientResponse:
+            response = await self.request(command, uid, session, stream=True)
+            if response.status == _HTTP_NO_CONTENT:
+                response.release()
+                raise IproBusyError(
+                    f"The NVR at {self.where} refused to start a stream (HTTP 204): it is "
+                    "busy or out of streams; stop other streams or try again later."
+                )
+            await self.check_stream_start(response, command)
+            return response
+
+        return await self.with_session(session, attempt)
+
+    async def send_quiet(self, command: CgiCommand, session: UidSession) -> None:
+        """Send a command whose failure must not mask another error (STOP on exit)."""
+        uid = session.uid
+        if uid is None or self.closed:
+            return
+        try:
+            response = await self.request(command, uid, session)
+            response.release()
+        except IproError as err:
+            _LOGGER.debug("%s failed: %s", command.cgi, err)
+
+    # Keep-alive
+
+    def _start_keepalive(self) -> None:
+        if self._keepalive_task is None and not self.closed:
+            self._keepalive_task = asyncio.create_task(
+                self._keepalive_loop(), name=f"ipro keep-alive {self.where}"
+            )
+
+    async def keep_alive(self, session: UidSession) -> None:
+        """Send ``status.cgi`` with the UID of ``session``."""
+        await self.call(commands.keep_alive(), session)
+
+    async def _keepalive_loop(self) -> None:
+        period = self.keepalive_interval / 4
+        while True:
+            await asyncio.sleep(period)
+            for session in sorted(self.sessions, key=lambda s: s.last_used):
+                if not session.wants_keepalive(self.clock(), self.keepalive_interval):
+                    continue
+                try:
+                    await self.keep_alive(session)
+                except IproError as err:
+                    _LOGGER.warning(
+                        "Keep-alive of the %s session to %s failed: %s",
+                        session.role,
+                        self.where,
+                        err,
+                    )
+
+    async def close(self) -> None:
+        """Stop the keep-alive task and log out every session."""
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keepalive_task
+            self._keepalive_task = None
+        for session in sorted(self.sessions, key=lambda s: s.role != SessionRole.CONTROL):
+            await self.release(session)
+        self.closed = True
