@@ -82,9 +82,10 @@ def _lines(text: str) -> list[str]:
 def parse_key_values(text: str) -> dict[str, str]:
     """Parse ``KEY=VALUE`` lines.
 
-    A line that is not ``KEY=...`` continues the previous value (joined with a newline);
-    blank lines, tag-only lines and text before the first key are ignored. A repeated
-    key keeps its last value.
+    A line that is not ``KEY=...`` continues the previous value (joined with a newline)
+    when that value is a quoted list (``"..."``, the log lists); other stray lines, blank
+    lines, tag-only lines and text before the first key are ignored. A repeated key keeps
+    its last value.
     """
     values: dict[str, list[str]] = {}
     current: list[str] | None = None
@@ -95,7 +96,7 @@ def parse_key_values(text: str) -> dict[str, str]:
         if match:
             current = [match.group(2).strip()]
             values[match.group(1)] = current
-        elif current is not None:
+        elif current is not None and current[0].startswith('"'):
             current.append(line)
     return {key: "\n".join(parts) for key, parts in values.items()}
 
@@ -312,14 +313,21 @@ def _capacity(field: str, what: str) -> tuple[int, str | None]:
     return int(match.group(1)), match.group(2)
 
 
-def _range_end(fields: list[str], tz: tzinfo) -> datetime | None:
-    if all(_is_empty(f) for f in fields):
+def _range_end(fields: list[str], name: str, tz: tzinfo) -> datetime | None:
+    """Consume one end of a recording range (date, summer flag, time, or ``.....``)."""
+    if not fields or _is_empty(fields[0]):
+        del fields[:1]
         return None
-    date_text, summer, time_text = fields
+    if len(fields) < 3:
+        raise IproProtocolError(f"The NVR sent an invalid recording range for {name}.")
+    date_text, summer, time_text = fields[:3]
+    del fields[:3]
     date = _DATE.fullmatch(date_text)
     clock = _TIME.fullmatch(time_text)
     if date is None or clock is None:
-        raise IproProtocolError(f"The NVR sent an invalid recording time {','.join(fields)!r}.")
+        raise IproProtocolError(
+            f"The NVR sent an invalid recording time {date_text},{summer},{time_text}."
+        )
     local = _datetime([int(p) for p in (*date.groups(), *clock.groups())])
     return local_to_utc(local, _summer_flag(summer), tz)
 
@@ -342,18 +350,17 @@ def _disk(name: str, rest: str, tz: tzinfo) -> Disk:
     if len(fields) > 1 and not _is_empty(fields[1]):
         remain = _capacity(fields[1], "remaining capacity")[0]
     period = fields[2:]
-    if len(period) == 1 and _is_empty(period[0]):
-        period = []
-    if len(period) not in (0, 3, 6):
+    oldest = _range_end(period, name, tz)
+    newest = _range_end(period, name, tz)
+    if period:
         raise IproProtocolError(f"The NVR sent an invalid recording range for {name}.")
-    period += ["....."] * (6 - len(period))
     return Disk(
         name=name,
         capacity_gb=capacity,
         capacity_flag=flag,
         remain_gb=remain,
-        oldest=_range_end(period[:3], tz),
-        newest=_range_end(period[3:], tz),
+        oldest=oldest,
+        newest=newest,
     )
 
 
