@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 import logging
 import secrets
@@ -290,12 +290,18 @@ class _CameraStream:
             self.stop()
 
     def stop(self) -> asyncio.Task[None] | None:
-        """Close the viewers and the NVR stream; return the task finishing the close."""
+        """Close the viewers and the NVR stream; return the task finishing the close.
+
+        Viewers arriving while the close finishes get the next stream only: the cached
+        GOP goes now, and the closing task touches no viewer.
+        """
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
         for viewer in self.viewers:
             viewer.close()
+        self._gop = []
+        self._gop_size = 0
         if self._task is not None:
             self._task.cancel()
             self._stopping = self._task
@@ -354,15 +360,11 @@ class _CameraStream:
         self._flush_held()
 
     def _shutdown(self) -> None:
-        """Close the muxer, end every viewer and drop the cached GOP."""
-        self._flush_held()
+        """Release the muxer and start the next stream from scratch."""
+        self._held = []
         if self._muxer is not None:
-            self._publish(self._muxer.close())
+            self._muxer.close()  # its last bytes belong to viewers already ended
             self._muxer = None
-        for viewer in self.viewers:
-            viewer.close()
-        self._gop = []
-        self._gop_size = 0
         self._timeline = _Timeline()
         self._synced = False
         self._audio_next = None
@@ -542,7 +544,10 @@ class Restreamer:
             return
         app = web.Application()
         app.router.add_get(r"/{token}/{camera:\d+}.ts", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # Cancel a viewer's handler as soon as it hangs up, even while no data flows.
+        runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port)
         try:
@@ -640,10 +645,9 @@ class Restreamer:
         )
         try:
             await response.prepare(request)
-            while (data := await viewer.read()) is not None:
-                await response.write(data)
-        except ConnectionError:
-            _LOGGER.debug("Camera %s: a viewer went away", stream.camera)
+            with suppress(ConnectionError):  # the viewer hung up while we wrote
+                while (data := await viewer.read()) is not None:
+                    await response.write(data)
         finally:
             stream.detach(viewer)
         return response
