@@ -347,6 +347,7 @@ def test_hdd_variants() -> None:
         ("MAIN-1,1GB,1GB,2024/01/01,0\n", "recording range"),
         ("MAIN-1,1GB,1GB,2024/01/01,0,25:00:00,.....,.....,.....\n", "invalid date"),
         ("MAIN-1,1GB,1GB,01.01.2024,0,12:00:00\n", "recording time"),
+        ("MAIN-1,1GB,1GB,2024/01/01,0,00:00:00,.....,extra\n", "recording range"),
     ],
 )
 def test_hdd_garbage(text: str, message: str) -> None:

@@ -163,8 +163,6 @@ class Depacketizer(ABC):
         return True
 
     def _add_aggregate(self, payload: bytes, pos: int) -> bool:
-        if self._fragments is not None:
-            return False
         size = len(payload)
         view = memoryview(payload)
         if pos >= size:

@@ -83,8 +83,6 @@ class _Buffer:
 
     async def fill(self) -> int:
         """Read more data; return by how much existing offsets moved, or -1 at the end."""
-        if self.eof:
-            return -1
         shift = self.pos
         if shift:
             del self.data[:shift]
