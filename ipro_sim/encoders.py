@@ -7,6 +7,7 @@ All integers are big-endian.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -486,28 +487,30 @@ def wrap_value_line(line: str, width: int | None) -> list[str]:
     """
     if width is None or len(line) <= width:
         return [line]
-    candidates: list[tuple[int, bool]] = []
+    positions: list[int] = []
+    spaces: set[int] = set()
     inside = False
     for pos, char in enumerate(line):
         if char == '"':
             inside = not inside
         elif char == " " and inside:
-            candidates.append((pos, True))
+            positions.append(pos)
+            spaces.add(pos)
         elif char == "," and not inside and pos > 0 and line[pos - 1] == '"':
-            candidates.append((pos, False))
+            positions.append(pos)
     lines: list[str] = []
     start = 0
     while len(line) - start > width:
-        usable = [c for c in candidates if start < c[0] <= start + width]
-        later = [c for c in candidates if c[0] > start]
-        if usable:
-            pos, is_space = usable[-1]
-        elif later:
-            pos, is_space = later[0]
+        last = bisect.bisect_right(positions, start + width) - 1
+        if last >= 0 and positions[last] > start:
+            pos = positions[last]
         else:
-            break
+            later = bisect.bisect_right(positions, start)
+            if later == len(positions):
+                break
+            pos = positions[later]
         lines.append(line[start:pos])
-        start = pos + 1 if is_space else pos
+        start = pos + 1 if pos in spaces else pos
     lines.append(line[start:])
     return lines
 

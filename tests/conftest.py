@@ -27,8 +27,14 @@ def sim_config() -> SimulatorConfig:
 
 
 @pytest.fixture
-async def nvr_sim(sim_config: SimulatorConfig) -> AsyncGenerator[NvrSimulator]:
-    """A simulated NVR on 127.0.0.1 (free port), stopped after the test."""
+async def nvr_sim(
+    sim_config: SimulatorConfig, socket_enabled: None
+) -> AsyncGenerator[NvrSimulator]:
+    """A simulated NVR on 127.0.0.1 (free port), stopped after the test.
+
+    ``socket_enabled`` lets it open its listening socket; clients may still connect
+    only to 127.0.0.1.
+    """
     simulator = NvrSimulator(sim_config)
     await simulator.start("127.0.0.1", 0)
     yield simulator

@@ -1,0 +1,1 @@
+"""Tests of the NVR simulator over real loopback HTTP."""
