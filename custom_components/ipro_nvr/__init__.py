@@ -6,7 +6,8 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
 
 from .aioipro.errors import IproAuthError, IproError, IproNoFreeSessionError
 from .const import DOMAIN
@@ -14,11 +15,26 @@ from .coordinator import IproNvrCoordinator, async_remove_seen_store
 from .data import IproNvrConfigEntry, IproNvrData
 from .devices import camera_from_identifiers, nvr_device_info
 from .issues import async_update_no_free_session_issue
+from .services import async_setup_services
 from .util import create_client, translation_key
 
 # Later platforms (camera, button, select, ...) are added here; each reads
 # entry.runtime_data (IproNvrData) and builds on the base entities in entity.py.
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the camera-control services once, whatever entries load later."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: IproNvrConfigEntry) -> bool:

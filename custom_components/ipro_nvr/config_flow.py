@@ -42,6 +42,7 @@ from .const import (
     MIN_STATUS_INTERVAL,
 )
 from .data import IproNvrConfigEntry
+from .ptz_flow import CONF_CONFIGURE_PTZ, PtzOptionsFlowMixin
 from .util import create_client
 
 _LOGGER = logging.getLogger(__name__)
@@ -196,13 +197,17 @@ class IproNvrConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-class IproNvrOptionsFlow(OptionsFlowWithReload):
-    """Poll intervals; the entry reloads when they change."""
+class IproNvrOptionsFlow(PtzOptionsFlowMixin, OptionsFlowWithReload):
+    """Poll intervals, then optionally PTZ cameras; the entry reloads when they change."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the poll intervals."""
+        """Ask for the poll intervals, and whether to set up PTZ cameras next."""
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            configure_ptz = user_input.pop(CONF_CONFIGURE_PTZ, False)
+            merged = {**self.config_entry.options, **user_input}
+            if configure_ptz:
+                return await self.async_begin_ptz(merged)
+            return self.async_create_entry(data=merged)
         options = self.config_entry.options
 
         def seconds(key: str, default: int, low: int, high: int) -> dict[Any, Any]:
@@ -229,6 +234,7 @@ class IproNvrOptionsFlow(OptionsFlowWithReload):
                 **seconds(
                     CONF_HDD_INTERVAL, DEFAULT_HDD_INTERVAL, MIN_HDD_INTERVAL, MAX_HDD_INTERVAL
                 ),
+                probatio.Optional(CONF_CONFIGURE_PTZ, default=False): bool,
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)
