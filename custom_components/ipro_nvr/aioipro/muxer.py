@@ -212,6 +212,9 @@ class TsMuxer:
                 "pat_period": "1000000",
                 # Hand every packet over at once: live viewers wait for it.
                 "flush_packets": "1",
+                # A PES length lets a reader hand a frame on when it ends instead of
+                # when the next one starts: one frame (33 ms) less latency with FFmpeg.
+                "omit_video_pes_length": "0",
                 # A track that falls silent must not hold the other one back for long.
                 "max_interleave_delta": str(int(max_interleave * 1_000_000)),
             },
