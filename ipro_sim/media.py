@@ -128,6 +128,14 @@ class ClipKey:
     gops: int
 
 
+def strip_comment(jpeg: bytes) -> bytes:
+    """Drop the encoder's COM segment right after SOI, as camera JPEGs have none."""
+    if jpeg[2:4] == b"\xff\xfe":
+        length = int.from_bytes(jpeg[4:6])
+        return jpeg[:2] + jpeg[4 + length :]
+    return jpeg
+
+
 def _video_context(key: ClipKey) -> VideoCodecContext:
     """A PyAV encoder for one of the three video codecs, opened on first use."""
     name = {"H264": "libx264", "H265": "libx265", "JPEG": "mjpeg"}[key.codec]
@@ -174,7 +182,7 @@ def encode_video(key: ClipKey) -> VideoClip:
     packets += context.encode(None)
     frames = []
     for packet in packets:
-        data = bytes(packet)
+        data = strip_comment(bytes(packet)) if codec == "JPEG" else bytes(packet)
         nals = () if codec == "JPEG" else tuple(split_annexb(data))
         frames.append(EncodedFrame(data=data, nals=nals, keyframe=bool(packet.is_keyframe)))
     return VideoClip(
@@ -199,7 +207,7 @@ def encode_placeholder() -> bytes:
     frame = av.VideoFrame.from_ndarray(image, "rgb24").reformat(format="yuvj420p")
     frame.pts = 0
     packets = list(context.encode(frame)) + list(context.encode(None))
-    return bytes(packets[0])
+    return strip_comment(bytes(packets[0]))
 
 
 def _tone(sample_rate: int, samples: int) -> NDArray[np.float64]:

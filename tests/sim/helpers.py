@@ -164,6 +164,18 @@ def parse_rtp(packet: bytes) -> Rtp:
     )
 
 
+def split_jpeg_part(
+    body: bytes, marker: bytes = b"\xff\xff"
+) -> tuple[list[dict[int, bytes]], bytes]:
+    """Info chunks (``FFD8`` + marker + u16 length counting itself) and the JPEG after them."""
+    chunks = []
+    while body[:4] == b"\xff\xd8" + marker:
+        (length,) = struct.unpack(">H", body[4:6])
+        chunks.append(parse_tlvs(body[6 : 4 + length]))
+        body = body[4 + length :]
+    return chunks, body
+
+
 class Depacketizer:
     """RFC 6184 / RFC 7798 payloads back to Annex B access units."""
 
