@@ -104,3 +104,33 @@ async def test_real_three_second_spacing() -> None:
 def test_negative_interval_rejected() -> None:
     with pytest.raises(ValueError):
         Pacer(command_interval=-1.0)
+
+
+async def test_next_slot_counts_from_the_end_of_the_held_request() -> None:
+    pacer = Pacer(command_interval=0.05, control_interval=0.01)
+    loop = asyncio.get_running_loop()
+    async with pacer.command("/slow"):
+        await asyncio.sleep(0.1)
+        ended = loop.time()
+    async with pacer.command("/next"):
+        started = loop.time()
+    assert started - ended >= 0.05
+
+
+async def test_request_cancelled_in_flight_still_counts() -> None:
+    pacer = Pacer(command_interval=0.05, control_interval=0.01)
+
+    async def slow() -> None:
+        async with pacer.command("/slow"):
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    loop = asyncio.get_running_loop()
+    cancelled_at = loop.time()
+    await pacer.wait(Lane.COMMAND, "/after")
+    assert loop.time() - cancelled_at >= 0.045
+    assert [s.path for s in pacer.sent] == ["/slow", "/after"]

@@ -1,11 +1,18 @@
-"""Request pacing: one pacer per NVR spaces the start of every request.
+"""Request pacing: one pacer per NVR spaces the requests it receives, per lane.
 
 The spec asks for at least 3 s between commands and about 0.2 s between camera-control
 commands. Camera control has its own lane so a PTZ press never queues behind a slow
-poll. Each lane is a FIFO queue (an ``asyncio.Lock`` wakes waiters in arrival order); the
-lock is held only while waiting for the slot, never during the request itself, so a
-long request (a live stream, a download) does not block the next one - only its start
-is spaced. A waiter that is cancelled gives its place up without consuming a slot.
+poll. Each lane is a FIFO queue (an ``asyncio.Lock`` wakes waiters in arrival order).
+
+What must be spaced is what the NVR sees. A request can reach it later than it was let
+through: a new connection, the HTTP Digest challenge round, a loaded machine. So a
+request holds its lane from its slot until its answer has started (the body of
+``async with pacer.command():`` sends the request and awaits the response headers, not
+the body), and the next slot opens ``interval`` seconds after that. Long bodies (live
+streams, downloads) are read after the lane is released. With a 3 s interval the
+answer time adds only milliseconds; with the short intervals of tests it is what makes
+the spacing hold at the NVR. A waiter that is cancelled gives its place up without
+consuming a slot; a request cancelled in flight still counts.
 """
 
 from __future__ import annotations
@@ -56,8 +63,9 @@ class Pacer:
         """Return the minimum spacing of request starts on ``lane``."""
         return self.command_interval if lane is Lane.COMMAND else self.control_interval
 
-    async def wait(self, lane: Lane, path: str = "") -> float:
-        """Wait for the next free slot on ``lane``, claim it and return its time."""
+    @asynccontextmanager
+    async def slot(self, lane: Lane, path: str = "") -> AsyncIterator[float]:
+        """Hold ``lane`` from the next free slot until the body ends; yield the slot time."""
         async with self._locks[lane]:
             interval = self.interval(lane)
             while True:
@@ -68,18 +76,25 @@ class Pacer:
                 # The loop re-checks because the injected clock need not be the loop's.
                 await asyncio.sleep(delay)
             now = self._clock()
-            self._last[lane] = now
             self.sent.append(SentCommand(time=now, lane=lane, path=path))
+            try:
+                yield now
+            finally:
+                self._last[lane] = self._clock()
+
+    async def wait(self, lane: Lane, path: str = "") -> float:
+        """Wait for the next free slot on ``lane``, claim it and return its time."""
+        async with self.slot(lane, path) as now:
             return now
 
     @asynccontextmanager
     async def command(self, path: str = "") -> AsyncIterator[None]:
-        """Wait for a slot on the command lane (3 s by default), then run the body."""
-        await self.wait(Lane.COMMAND, path)
-        yield
+        """Hold the command lane (3 s by default) while the body sends a request."""
+        async with self.slot(Lane.COMMAND, path):
+            yield
 
     @asynccontextmanager
     async def control(self, path: str = "") -> AsyncIterator[None]:
-        """Wait for a slot on the camera-control lane (0.2 s by default), then run the body."""
-        await self.wait(Lane.CONTROL, path)
-        yield
+        """Hold the camera-control lane (0.2 s by default) while the body sends a request."""
+        async with self.slot(Lane.CONTROL, path):
+            yield

@@ -5,10 +5,14 @@ every request is paced by the same :class:`~.pacer.Pacer`, carries credentials, 
 transport failures to :mod:`.errors` with a message a user can act on.
 
 Lost sessions: another client's login can silently evict one of our UIDs (the NVR keeps
-16). A request notices it by an HTTP error status, a login page where data was expected,
-or an empty body. The transport then logs that session in again once and retries the
-request once; a second failure is :class:`~.errors.IproSessionLostError`. A session's
-``generation`` makes concurrent requests that see the same loss log in only once.
+16). A request notices it by an HTTP error status, the login page instead of an answer
+(no command answers with an HTML page), or an empty body where data was expected. An
+empty body is not taken as a loss for commands that return no data (camera control,
+recorder control, STOP, keep-alive): the spec does not show their answers, and an empty
+acknowledgement must not re-send a PTZ move. The transport then logs that session in
+again once and retries the request once; a second failure is
+:class:`~.errors.IproSessionLostError`. A session's ``generation`` makes concurrent
+requests that see the same loss log in only once.
 
 Keep-alive: a UID dies 90 s after its last use, and open streams do not count as use.
 A background task, started with the first login and stopped by :meth:`close`, sends
@@ -160,20 +164,21 @@ class Transport:
         if self.closed:
             raise RuntimeError("the NVR client is closed")
         url = self.url(command, uid)
-        if command.lane is not None:
-            await self.pacer.wait(command.lane, command.path)
-        if session is not None:
-            session.touch(self.clock())
-        _LOGGER.debug("GET %s (%s session %s)", command.path, command.lane, mask_uid(uid))
-        try:
-            response = await self.http.get(
-                url,
-                middlewares=(self.auth,),
-                ssl=self.ssl_param,
-                timeout=self.stream_timeout if stream else self.command_timeout,
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise self._error(err, command) from err
+        async with contextlib.AsyncExitStack() as stack:
+            if command.lane is not None:
+                await stack.enter_async_context(self.pacer.slot(command.lane, command.path))
+            if session is not None:
+                session.touch(self.clock())
+            _LOGGER.debug("GET %s (%s session %s)", command.path, command.lane, mask_uid(uid))
+            try:
+                response = await self.http.get(
+                    url,
+                    middlewares=(self.auth,),
+                    ssl=self.ssl_param,
+                    timeout=self.stream_timeout if stream else self.command_timeout,
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as err:
+                raise self._error(err, command) from err
         if response.status == _HTTP_UNAUTHORIZED:
             response.release()
             raise IproAuthError(
@@ -309,11 +314,10 @@ class Transport:
             if response.status >= _HTTP_ERROR:
                 raise UidLostError(f"HTTP {response.status}")
             body = await self.read_body(response, command, MAX_TEXT_BYTES)
-        if command.expects_data:
-            if not body.strip():
-                raise UidLostError("empty answer")
-            if is_login_page(body):
-                raise UidLostError("login page instead of data")
+        if command.expects_data and not body.strip():
+            raise UidLostError("empty answer")
+        if is_login_page(body):
+            raise UidLostError("login page instead of an answer")
         return decode_text(body)
 
     async def call(self, command: CgiCommand, session: UidSession) -> str:
