@@ -11,7 +11,9 @@ padding to 4 KiB at the end.
 - The chunk length covers the recorder TLVs only (the notes). Also accepted, tried in
   this order: the length counting its own two bytes (the JPEG segment convention, tried
   first for the JPEG chunk) and the length counting the whole chunk header. A reading is
-  taken only if its TLVs parse and the stream header is then found on a 4-byte boundary.
+  taken only if its TLVs parse and the stream header is then found on a 4-byte boundary;
+  a reading whose camera TLVs walk cleanly to the stream header beats one that needs
+  the scan described next.
 - Camera TLVs run from the end of the recorder TLVs to 12 bytes before ``FF06 0044``. The
   stream header is found by walking the camera TLVs; if they do not walk cleanly, by the
   first ``FF06 0044`` on a 4-byte boundary, and camera information that does not parse
@@ -43,15 +45,19 @@ audio data size.
   ``0xFF04`` is a typo for ``FF14``). What the frame length covers is not written; the
   readings tried, in order, are: the whole frame with its 8-byte header, everything after
   the header including the padding, the ``0x00`` and frame without the padding, the
-  frame alone. The first reading that walks the frames to the audio data size, to the
-  end, or to a zero-filled tail is used. With AU info 1 the frame's RFC 3640 AU header
-  section is removed.
+  frame alone. A reading must walk the frames without an empty one to the announced
+  audio data size (counted from the first frame or from ``FF12``) or to a zero-filled
+  tail. Preferred, in order: readings that end exactly at the size counted from the
+  first frame with every frame 4-byte aligned (what the padding is for), then at the
+  size counted from ``FF12``, then any aligned reading, then any. With AU info 1 the
+  frame's RFC 3640 AU header section is removed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from itertools import product
 import struct
 
 from .audio import strip_au_headers
@@ -110,11 +116,14 @@ def _walk_to(data: bytes, pos: int, marker: bytes, skip: int) -> int:
     return -1
 
 
-def _find_stream_header(data: bytes, start: int) -> int:
-    """Return where the camera TLVs starting at ``start`` end (12 reserved bytes follow)."""
-    end = _walk_to(data, start, STREAM_HEADER, _RESERVED_SIZE)
-    if end >= 0:
-        return end
+def _find_stream_header(data: bytes, start: int, scan: bool) -> int:
+    """Return where the camera TLVs starting at ``start`` end (12 reserved bytes follow).
+
+    Without ``scan`` the camera TLVs must walk cleanly up to the stream header; with it,
+    the first stream header on a 4-byte boundary counts.
+    """
+    if not scan:
+        return _walk_to(data, start, STREAM_HEADER, _RESERVED_SIZE)
     found = data.find(STREAM_HEADER, start + _RESERVED_SIZE)
     while found >= 0:
         if (found - start) % 4 == 0:
@@ -135,14 +144,14 @@ def _split_chunk(data: bytes) -> tuple[VideoCodec, int, int, int]:
         ends = (4 + length, 2 + length, length)
     else:
         raise IproProtocolError("The NVR's playback answer does not start with a video chunk.")
-    for end in ends:
+    for scan, end in product((False, True), ends):
         if not start <= end <= len(data):
             continue
         try:
             parse_tlvs(data[start:end])
         except IproProtocolError:
             continue
-        camera_end = _find_stream_header(data, end)
+        camera_end = _find_stream_header(data, end, scan)
         if camera_end >= 0:
             return codec, start, end, camera_end
     raise IproProtocolError("The NVR's playback answer has no stream header.")
@@ -249,7 +258,15 @@ _AAC_READINGS: tuple[_Reading, ...] = (
 )
 
 
-def _aac_walk(data: bytes, pos: int, reading: _Reading, ends: tuple[int, ...]) -> list[bytes]:
+def _aac_walk(
+    data: bytes,
+    pos: int,
+    reading: _Reading,
+    ends: tuple[int, ...],
+    *,
+    aligned: bool,
+    zero_tail: bool,
+) -> list[bytes]:
     """Walk the frames with one length reading; raise if it does not fit the data."""
     frames: list[bytes] = []
     while data.startswith(AAC_FRAME, pos):
@@ -257,12 +274,20 @@ def _aac_walk(data: bytes, pos: int, reading: _Reading, ends: tuple[int, ...]) -
             raise IproProtocolError("The NVR's playback audio ends inside a frame header.")
         _, length, padding, au_info = _AAC_FRAME_HEADER.unpack_from(data, pos)
         payload_size, total = reading(length, padding)
-        if payload_size < 1 or total < 8 + payload_size or pos + total > len(data):
+        if (
+            payload_size < 1
+            or total < 8 + payload_size
+            or pos + total > len(data)
+            or (aligned and total % 4)
+        ):
             raise IproProtocolError("The NVR sent an AAC frame that does not fit its data.")
         payload = _strip_marker(data[pos + 8 : pos + 8 + payload_size])
-        frames.append(strip_au_headers(payload) if au_info == 1 else payload)
+        frame = strip_au_headers(payload) if au_info == 1 else payload
+        if not frame:
+            raise IproProtocolError("The NVR sent an empty AAC frame.")
+        frames.append(frame)
         pos += total
-    if pos not in ends and data[pos:].strip(b"\x00"):
+    if pos not in ends and not (zero_tail and not data[pos:].strip(b"\x00")):
         raise IproProtocolError("The NVR sent AAC frames that do not end cleanly.")
     return frames
 
@@ -278,10 +303,18 @@ def _aac(data: bytes) -> PlaybackAudio:
         None,
     )
     if first is not None:
-        ends = (first + size, 8 + size, len(data))
-        for reading in _AAC_READINGS:
+        from_first, from_block = first + size, 8 + size
+        # Most convincing first: (ends at the announced size, every frame 4-byte aligned,
+        # a zero-filled tail also ends the frames).
+        passes = (
+            ((from_first,), True, False),
+            ((from_block,), True, False),
+            ((from_first, from_block), True, True),
+            ((from_first, from_block), False, True),
+        )
+        for (ends, aligned, zero_tail), reading in product(passes, _AAC_READINGS):
             try:
-                frames = _aac_walk(data, first, reading, ends)
+                frames = _aac_walk(data, first, reading, ends, aligned=aligned, zero_tail=zero_tail)
             except IproProtocolError:
                 continue
             break
