@@ -95,9 +95,8 @@ class TimeZone:
 
 
 def split_time(epoch: float) -> tuple[int, int]:
-    """Whole seconds and 10 ms units of an epoch time."""
-    seconds = math.floor(epoch)
-    hundredths = min(99, int(round((epoch - seconds) * 100, 6)))
+    """Whole seconds and 10 ms units of an epoch time (robust to float rounding)."""
+    seconds, hundredths = divmod(math.floor(epoch * 100 + 1e-3), 100)
     return seconds, hundredths
 
 
