@@ -45,8 +45,8 @@ class PtzOptionsFlowMixin(OptionsFlow):
 
     def _camera_label(self, camera: int) -> str:
         """Return ``"<n>: <device name>"``, or the number when the camera has no device."""
-        device = dr.async_get(self.hass).async_get_device(
-            identifiers={camera_identifier(self.config_entry, camera)}
+        device = dr.async_get(self.hass).async_get_device_by_identifier(
+            camera_identifier(self.config_entry, camera), self.config_entry.entry_id
         )
         name = device and (device.name_by_user or device.name)
         return f"{camera}: {name}" if name else str(camera)
