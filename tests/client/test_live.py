@@ -35,10 +35,7 @@ async def take[T](stream: AsyncIterator[T], count: int) -> list[T]:
 
 
 def decode(codec: VideoCodec, units: list[AccessUnit]) -> list[av.VideoFrame]:
-    context = cast(
-        av.VideoCodecContext,
-        av.CodecContext.create("h264" if codec is VideoCodec.H264 else "hevc", "r"),
-    )
+    context = av.CodecContext.create("h264" if codec is VideoCodec.H264 else "hevc", "r")
     frames: list[av.VideoFrame] = []
     for unit in units:
         frames.extend(context.decode(av.Packet(unit.data)))
