@@ -75,7 +75,7 @@ def encode_clip(codec: VideoCodec, frames: int = 60) -> list[tuple[bytes, bool]]
     encoder.bit_rate = BITRATE
     encoder.gop_size = FPS
     common = f"keyint={FPS}:min-keyint={FPS}:scenecut=0:repeat-headers=1"
-    rate = f"vbv-maxrate={BITRATE // 1000}:vbv-bufsize={BITRATE // 1000}"
+    rate = f"vbv-maxrate={BITRATE // 1000}:vbv-bufsize={BITRATE // 4000}:nal-hrd=cbr"
     if codec is VideoCodec.H264:
         encoder.options = {
             "preset": "ultrafast",
@@ -93,7 +93,9 @@ def encode_clip(codec: VideoCodec, frames: int = 60) -> list[tuple[bytes, bool]]
     base = rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
     units: list[tuple[bytes, bool]] = []
     for index in range(frames):
-        picture = np.roll(base, index * 16, axis=1)
+        # Moving noise plus fresh grain: P-frames carry data, as a real scene's do.
+        grain = rng.integers(0, 24, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+        picture = np.roll(base, index * 16, axis=1) // 2 + grain
         frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
         frame.pts = index * CLOCK // FPS
         frame.time_base = encoder.time_base
@@ -274,7 +276,10 @@ async def bench_ha_worker(source: str, seconds: float) -> float:
         KeyFrameConverter,
     )
     from homeassistant.components.stream.diagnostics import Diagnostics  # noqa: PLC0415
-    from homeassistant.components.stream.exceptions import StreamEndedError  # noqa: PLC0415
+    from homeassistant.components.stream.exceptions import (  # noqa: PLC0415
+        StreamEndedError,
+        StreamWorkerError,
+    )
     from homeassistant.components.stream.worker import StreamState, stream_worker  # noqa: PLC0415
 
     hass = cast(Any, SimpleNamespace(loop=asyncio.get_running_loop()))
@@ -284,7 +289,7 @@ async def bench_ha_worker(source: str, seconds: float) -> float:
 
     def work() -> None:
         start = time.thread_time()
-        with suppress(StreamEndedError):
+        with suppress(StreamEndedError, StreamWorkerError):  # the source ended
             stream_worker(
                 source, {}, STREAM_SETTINGS_NON_LL_HLS, state, converter, threading.Event()
             )
