@@ -4,8 +4,9 @@ The recorder control commands (``hdrctl.cgi`` MASK/PLAY/GOTODATE/PAUSE/...) are 
 like every command; the data requests (``camera.cgi`` GOPs, ``playaudio.cgi``) are
 stream data and follow the playback's speed, not the 3 s rule. Times are aware
 datetimes, sent as UTC ``TIMEF``. When the UID is lost and the transport logs in again,
-the session sends its MASK again before the next command, since a new UID knows nothing
-of the cameras chosen.
+a new UID knows nothing of the cameras chosen nor where playback was: the session keeps
+its MASK and its position (GOTODATE while playing, PAUSE otherwise) as the commands that
+prepare every fresh UID, so the retried request finds playback where it was.
 """
 
 from __future__ import annotations
@@ -34,31 +35,33 @@ class PlaybackSession:
         self._session = session
         self._camera_count = camera_count
         self._mask: CgiCommand | None = None
-        self._mask_generation = -1
+        self._started = False
         self.position: datetime | None = None
         """The last time the session commanded or received, used for STOP on exit."""
         self.playing = False
 
-    async def _sync_mask(self) -> None:
-        if self._mask is not None and self._mask_generation != self._session.generation:
-            await self._send_mask(self._mask)
-
-    async def _send_mask(self, command: CgiCommand) -> None:
-        await self._transport.call(command, self._session)
-        self._mask = command
-        self._mask_generation = self._session.generation
+    def _update_prepare(self) -> None:
+        """Keep what a fresh UID needs to continue this playback."""
+        prepare = [] if self._mask is None else [self._mask]
+        if self._started and self.position is not None:
+            resume = commands.goto_date if self.playing else commands.pause
+            prepare.append(resume(self.position))
+        self._session.prepare = prepare
 
     async def _control(self, command: CgiCommand, when: datetime | None, playing: bool) -> None:
-        await self._sync_mask()
         await self._transport.call(command, self._session)
         if when is not None:
             self.position = when
         self.playing = playing
+        self._started = playing or self._started
+        self._update_prepare()
 
     async def mask(self, cameras: Iterable[int]) -> None:
         """Choose the cameras to play back (send before playing, and on every change)."""
         command = commands.playback_mask(cameras, await self._camera_count())
-        await self._send_mask(command)
+        await self._transport.call(command, self._session)
+        self._mask = command
+        self._update_prepare()
 
     async def play(self) -> None:
         """Start playback (forward, normal speed)."""
@@ -95,19 +98,20 @@ class PlaybackSession:
     async def stop(self, when: datetime) -> None:
         """Stop playback at ``when``."""
         await self._control(commands.stop(when), when, False)
+        self._started = False
+        self._update_prepare()
 
     async def gop(self, camera: int) -> PlaybackGop:
         """Return the next group of pictures of ``camera`` (one JPEG for JPEG recordings)."""
-        await self._sync_mask()
         gop = parse_playback_gop(
             await self._transport.fetch(commands.playback_video(camera), self._session)
         )
         self.position = gop.end
+        self._update_prepare()
         return gop
 
     async def audio(self, camera: int) -> PlaybackAudio:
         """Return about one second of ``camera``'s recorded audio."""
-        await self._sync_mask()
         return parse_playback_audio(
             await self._transport.fetch(commands.playback_audio(camera), self._session)
         )

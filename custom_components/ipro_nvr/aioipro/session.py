@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .commands import CgiCommand
+
 UID_LIFETIME = 90.0
 
 
@@ -38,6 +40,8 @@ class UidSession:
     ``generation`` counts logins, so that when several requests notice the same lost UID
     at once only the first logs in again. ``users`` counts open streams and sessions
     that need the UID kept alive (the control UID is always kept alive once issued).
+    ``prepare`` lists the commands that put a fresh UID in the state its users expect
+    (live setup; a playback's MASK and position); they are sent after every login.
     """
 
     role: SessionRole
@@ -45,6 +49,7 @@ class UidSession:
     last_used: float = 0.0
     generation: int = 0
     users: int = 0
+    prepare: list[CgiCommand] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def touch(self, now: float) -> None:

@@ -227,7 +227,10 @@ class Transport:
 
     def new_session(self, role: SessionRole) -> UidSession:
         """Return a session not yet logged in (call :meth:`acquire` to log in)."""
-        return UidSession(role=role)
+        session = UidSession(role=role)
+        if role is SessionRole.LIVE:
+            session.prepare.append(commands.setup_live())
+        return session
 
     async def acquire(self, session: UidSession) -> str:
         """Return the UID of ``session``, logging in if it has none or it expired."""
@@ -265,13 +268,14 @@ class Transport:
         self.sessions.add(session)
         _LOGGER.debug("Logged in %s session %s", session.role, mask_uid(uid))
         self._start_keepalive()
-        if session.role is SessionRole.LIVE:
+        for command in session.prepare:
             try:
-                await self._text_once(commands.setup_live(), uid, session)
+                await self._text_once(command, uid, session)
             except UidLostError as err:
                 session.uid = None
                 raise IproSessionLostError(
-                    f"The NVR at {self.where} dropped the live session right after login."
+                    f"The NVR at {self.where} dropped the {session.role} session right after "
+                    f"login ({err}); another client may be using up its 16 sessions."
                 ) from err
 
     async def release(self, session: UidSession) -> None:
