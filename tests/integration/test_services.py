@@ -12,7 +12,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -343,6 +343,32 @@ async def test_targets_that_are_not_cameras(
         await call(hass, "focus", {ATTR_DEVICE_ID: nvr_device, "action": "far"})
     assert err.value.translation_key == "no_camera_target"
     assert control_requests(nvr_sim) == []
+
+
+async def test_devices_that_are_not_cameras_are_skipped(
+    hass: HomeAssistant, nvr_sim: NvrSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A device of another integration, or one that no longer exists, names no camera."""
+    other_entry = MockConfigEntry(domain="other")
+    other_entry.add_to_hass(hass)
+    other = dr.async_get(hass).async_get_or_create(
+        config_entry_id=other_entry.entry_id, identifiers={("other", "1")}
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "focus", {ATTR_DEVICE_ID: [other.id, "gone"], "action": "far"})
+    assert err.value.translation_key == "no_camera_target"
+
+    await call(
+        hass,
+        "focus",
+        {
+            ATTR_DEVICE_ID: [other.id, camera_device_id(hass, loaded_entry, 2)],
+            "action": "far",
+        },
+    )
+    assert control_requests(nvr_sim) == [
+        camctl(2, ("CMD", "FOCUS"), ("CTRL", "FAR"), ("CTRL", "START"))
+    ]
 
 
 async def test_not_loaded_device_target(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
