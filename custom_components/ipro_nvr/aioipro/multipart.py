@@ -135,31 +135,41 @@ async def _seek_part(buffer: _Buffer, delimiter: bytes, limit: int) -> bool:
         start -= max(await buffer.fill(), 0)
 
 
+def _headers_end(data: bytearray, pos: int) -> tuple[int, int]:
+    """Return where the header lines at ``pos`` end and where the body starts, or -1s."""
+    for blank in (b"\r\n", b"\n"):
+        if data.startswith(blank, pos):
+            return pos, pos + len(blank)
+    limit = pos + MAX_HEADER_SIZE + 3
+    crlf = data.find(b"\n\r\n", pos, limit)
+    lf = data.find(b"\n\n", pos, limit if crlf < 0 else crlf)
+    if lf >= 0:
+        return lf, lf + 2
+    return (crlf, crlf + 3) if crlf >= 0 else (-1, -1)
+
+
 async def _read_headers(buffer: _Buffer) -> CIMultiDict[str] | None:
     """Read header lines up to the blank line; ``None`` if the stream ends right away."""
-    headers: CIMultiDict[str] = CIMultiDict()
-    first = buffer.pos
     while True:
-        data = buffer.data
-        line_end = data.find(b"\n", buffer.pos)
-        if line_end < 0:
-            if len(data) - first > MAX_HEADER_SIZE:
-                raise IproProtocolError("The NVR sent multipart headers over 16 KiB.")
-            shift = await buffer.fill()
-            if shift < 0:
-                if headers or buffer.data[buffer.pos :].strip():
-                    raise IproProtocolError("The NVR's stream ended inside part headers.")
-                return None
-            first -= shift
-            continue
-        line = data[buffer.pos : line_end].rstrip(b"\r")
-        buffer.pos = line_end + 1
-        if not line.strip():
-            return headers
-        name, colon, value = line.partition(b":")
-        if not colon or not name.strip():
-            raise IproProtocolError(f"The NVR sent a malformed part header {bytes(line[:60])!r}.")
-        headers.add(name.strip().decode("latin-1"), value.strip().decode("latin-1"))
+        end, body = _headers_end(buffer.data, buffer.pos)
+        if end >= 0:
+            break
+        if len(buffer.data) - buffer.pos > MAX_HEADER_SIZE:
+            raise IproProtocolError("The NVR sent multipart headers over 16 KiB.")
+        if await buffer.fill() < 0:
+            if buffer.data[buffer.pos :].strip():
+                raise IproProtocolError("The NVR's stream ended inside part headers.")
+            return None
+    headers: CIMultiDict[str] = CIMultiDict()
+    block = buffer.data[buffer.pos : end].decode("latin-1")
+    for line in block.split("\n") if block else ():
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon or not name:
+            raise IproProtocolError(f"The NVR sent a malformed part header {line[:60]!r}.")
+        headers.add(name, value.strip())
+    buffer.pos = body
+    return headers
 
 
 def _content_length(headers: CIMultiDict[str], limit: int) -> int | None:
