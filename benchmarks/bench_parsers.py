@@ -178,8 +178,10 @@ def main() -> None:
         (
             f"live RTP, {STREAMS} streams",
             megabytes / elapsed,
-            f"{megabytes / elapsed / (STREAM_RATE / 1e6):.0f} x 8 Mbit/s, "
-            f"{units / elapsed:.0f} AU/s",
+            (
+                f"{megabytes / elapsed / (STREAM_RATE / 1e6):.0f} x 8 Mbit/s, "
+                f"{units / elapsed:.0f} AU/s"
+            ),
         )
     )
     elapsed, units = asyncio.run(run_live([one]))
