@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import cast
 
 import av
+from av.video.codeccontext import VideoCodecContext
 from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
@@ -370,7 +372,7 @@ def test_h265_round_trip(units: list[list[bytes]], mtu: int, aggregate: bool) ->
 
 def encode(codec: str, frames: int = 10) -> list[tuple[bytes, bool]]:
     """Encode a moving test pattern; return Annex B access units and keyframe flags."""
-    encoder = av.CodecContext.create(codec, "w")
+    encoder = cast("VideoCodecContext", av.CodecContext.create(codec, "w"))
     encoder.width, encoder.height, encoder.pix_fmt = 96, 64, "yuv420p"
     encoder.time_base = Fraction(1, 10)
     encoder.framerate = Fraction(10)
@@ -412,7 +414,7 @@ def test_real_video_round_trip(
     assert [split_annex_b(u.data) for u in units] == [split_annex_b(u) for u, _ in encoded]
     assert [u.keyframe for u in units] == [keyframe for _, keyframe in encoded]
     assert units[0].keyframe
-    context = av.CodecContext.create(decoder, "r")
+    context = cast("VideoCodecContext", av.CodecContext.create(decoder, "r"))
     decoded = []
     for unit in units:
         decoded += context.decode(av.Packet(unit.data))

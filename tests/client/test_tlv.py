@@ -110,10 +110,10 @@ def test_round_trip(items: list[tuple[int, int | bytes]]) -> None:
             expected[name] = value / 10 if tlv_id == 0x0009 else value
     info = parse_tlvs(bytes(data))
     assert dict(info.unknown) == unknown
-    for name, value in expected.items():
+    for name, want in expected.items():
         if name == "time":
             assert info.time is not None
-            assert info.time.time == value
+            assert info.time.time == want
             assert info.time.tz_offset == timedelta(minutes=-90)
         else:
-            assert getattr(info, name) == value
+            assert getattr(info, name) == want
