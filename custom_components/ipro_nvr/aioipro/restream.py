@@ -29,7 +29,7 @@ from typing import Final, Protocol, Self
 
 from aiohttp import hdrs, web
 
-from .errors import IproError
+from .errors import IproBusyError, IproError, IproTimeoutError
 from .models import AccessUnit, AudioCodec, AudioFrame, VideoCodec
 from .muxer import (
     AAC_FRAME_TICKS,
@@ -95,6 +95,18 @@ class StreamStats:
     skips: int
     bytes_out: int
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Keyframe:
+    """The latest keyframe of a camera's stream, decodable alone (parameter sets included).
+
+    ``number`` counts the stream's keyframes, so a caller can wait for a newer one.
+    """
+
+    codec: VideoCodec
+    data: bytes
+    number: int
 
 
 class _Timeline:
@@ -194,6 +206,13 @@ class _Viewer:
         return b"".join(batch)
 
 
+class _Hold(_Viewer):
+    """A viewer that keeps the NVR stream open but takes no bytes (keyframe users)."""
+
+    def offer(self, chunk: TsChunk) -> None:
+        """Take nothing."""
+
+
 class _CameraStream:
     """One camera: the NVR connection, its muxer, the current GOP and the viewers."""
 
@@ -224,6 +243,8 @@ class _CameraStream:
         self._bytes_out = 0
         self._last_error: str | None = None
         self._failing = False
+        self.keyframe: Keyframe | None = None
+        self._new_keyframe = asyncio.Event()
 
     @property
     def active(self) -> bool:
@@ -256,9 +277,9 @@ class _CameraStream:
 
     # Viewers
 
-    def attach(self, wait_for: list[asyncio.Task[None]]) -> _Viewer:
+    def attach(self, wait_for: list[asyncio.Task[None]], *, hold: bool = False) -> _Viewer:
         """Add a viewer, primed with the current GOP, and start the NVR stream if needed."""
-        viewer = _Viewer(self._owner.viewer_buffer)
+        viewer = _Hold(0) if hold else _Viewer(self._owner.viewer_buffer)
         for index, data in enumerate(self._gop):
             viewer.offer(TsChunk(data, gop_start=index == 0))
         self.viewers.add(viewer)
@@ -302,6 +323,7 @@ class _CameraStream:
             viewer.close()
         self._gop = []
         self._gop_size = 0
+        self.keyframe = None
         if self._task is not None:
             self._task.cancel()
             self._stopping = self._task
@@ -370,6 +392,12 @@ class _CameraStream:
         self._audio_next = None
         self._audio_last = -1
 
+    async def next_keyframe(self, after: int) -> Keyframe:
+        """Return the latest keyframe once its number is above ``after``."""
+        while self.keyframe is None or self.keyframe.number <= after:
+            await self._new_keyframe.wait()
+        return self.keyframe
+
     def _feed(self, item: LiveItem) -> None:
         if isinstance(item, AudioFrame):
             self._feed_audio(item)
@@ -404,6 +432,9 @@ class _CameraStream:
             elif self._parameter_sets:
                 # Repeat the last parameter sets so a viewer can start at any keyframe.
                 data = annexb(self._parameter_sets) + data
+            self.keyframe = Keyframe(codec=self._codec, data=data, number=self._keyframes)
+            self._new_keyframe.set()
+            self._new_keyframe = asyncio.Event()
         if self._muxer is None:
             self._held.append((data, pts, unit.keyframe))
             if (
@@ -502,6 +533,7 @@ class Restreamer:
         viewer_buffer: int = 8 * 1024 * 1024,
         gop_cache: int = 4 * 1024 * 1024,
         audio_wait: float = 0.5,
+        keyframe_timeout: float = 20.0,
     ) -> None:
         self.source = source
         self.host = host
@@ -512,6 +544,7 @@ class Restreamer:
         self.viewer_buffer = viewer_buffer
         self.gop_cache = gop_cache
         self.audio_wait = audio_wait
+        self.keyframe_timeout = keyframe_timeout
         self._port = port
         self._token = secrets.token_urlsafe(32)
         self._streams: dict[int, _CameraStream] = {}
@@ -586,6 +619,35 @@ class Restreamer:
         """Return the state of a registered camera's restream."""
         stream = self._streams.get(camera)
         return None if stream is None else stream.stats()
+
+    def is_active(self, camera: int) -> bool:
+        """Return whether the camera's NVR stream is open (or opening, or reconnecting)."""
+        stream = self._streams.get(camera)
+        return stream is not None and stream.active
+
+    async def keyframe(self, camera: int, *, after: int = 0) -> Keyframe:
+        """Return the camera's latest keyframe numbered above ``after``, for a still image.
+
+        The NVR stream is started if needed and counts this wait as a viewer, so it stays
+        open for the idle time afterwards and repeated stills reuse it. Register the
+        camera with ``url`` first. Raises ``IproBusyError`` when every stream has viewers
+        and ``IproTimeoutError`` when no keyframe comes in ``keyframe_timeout`` seconds.
+        """
+        timeout = self.keyframe_timeout
+        stream = self._streams[camera]
+        wait_for = self._slot_for(stream)
+        if wait_for is None:
+            msg = f"All {self.max_streams} live streams are in use; close a camera view first."
+            raise IproBusyError(msg)
+        hold = stream.attach(wait_for, hold=True)
+        try:
+            async with asyncio.timeout(timeout):
+                return await stream.next_keyframe(after)
+        except TimeoutError as err:
+            msg = f"Camera {camera} sent no picture in {timeout:.0f} s."
+            raise IproTimeoutError(msg) from err
+        finally:
+            stream.detach(hold)
 
     def detected_codec(self, camera: int) -> VideoCodec | None:
         """Return the codec the camera's stream actually carried, once it started."""

@@ -1,0 +1,413 @@
+"""Live pictures of one NVR for a camera platform: restream URLs, snapshots and MJPEG.
+
+One live UID carries one stream per camera, so a camera's JPEG stream and its video
+stream cannot run at the same time. Video wins. While a camera's video is restreamed,
+and for a camera without a JPEG stream (the NVR answers ``COMP=JPEG`` with a 39x37
+placeholder), pictures are decoded from the video's latest keyframe. Otherwise one JPEG
+stream per camera stays open while pictures are asked for, every snapshot returns its
+newest frame (no new NVR command), and it closes after an idle time.
+
+The codec to ask for is learned per camera: the configured one first, and when a
+connection brings no keyframe of that codec within ``probe_timeout`` the other one. What
+the bytes turn out to be (H.264 or H.265) is what the camera streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+import logging
+from typing import Any, Final, Protocol
+
+import av
+
+from .errors import IproCodecError, IproError, IproTimeoutError
+from .models import AccessUnit, AudioFrame, JpegFrame, VideoCodec
+from .muxer import detect_codec
+from .restream import Keyframe, LiveItem, Restreamer
+
+_LOGGER = logging.getLogger(__name__)
+
+PLACEHOLDER_SIZE: Final = (39, 37)
+"""Width and height of the image the NVR sends for a camera without a JPEG stream."""
+JPEG_QUALITY: Final = 3
+"""FFmpeg's JPEG quantiser scale (2 best .. 31 worst) for stills decoded from video."""
+_FF_QP2LAMBDA: Final = 118
+_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE_MARKERS: Final = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+class LiveClient(Protocol):
+    """The part of ``IproClient`` live pictures need."""
+
+    def live_video(
+        self, camera: int, codec: VideoCodec = VideoCodec.H264, audio: bool = False
+    ) -> AbstractAsyncContextManager[AsyncIterator[AccessUnit | AudioFrame]]:
+        """Open a live H.264/H.265 stream."""
+        ...
+
+    def live_jpeg(self, camera: int) -> AbstractAsyncContextManager[AsyncIterator[JpegFrame]]:
+        """Open a live JPEG stream."""
+        ...
+
+
+type RunBlocking = Callable[[Callable[[], bytes]], Awaitable[bytes]]
+
+
+async def _to_thread(func: Callable[[], bytes]) -> bytes:
+    return await asyncio.to_thread(func)
+
+
+def _other(codec: VideoCodec) -> VideoCodec:
+    return VideoCodec.H264 if codec is VideoCodec.H265 else VideoCodec.H265
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Return a JPEG's (width, height) from its frame header, ``None`` if it has none."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _STANDALONE_MARKERS:
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4])
+        if marker in _SOF_MARKERS:
+            if length < 7 or pos + 9 > len(data):
+                return None
+            height = int.from_bytes(data[pos + 5 : pos + 7])
+            width = int.from_bytes(data[pos + 7 : pos + 9])
+            return width, height
+        if marker == 0xDA or length < 2:  # scan data before any frame header
+            return None
+        pos += 2 + length
+    return None
+
+
+def is_placeholder(jpeg: bytes) -> bool:
+    """Return whether a live JPEG is the NVR's stand-in for a camera without JPEG."""
+    return jpeg_size(jpeg) == PLACEHOLDER_SIZE
+
+
+def keyframe_to_jpeg(keyframe: Keyframe) -> bytes:
+    """Decode a keyframe and encode it as a JPEG (blocking: run it in an executor)."""
+    decoder = (
+        av.CodecContext.create("hevc", "r")
+        if keyframe.codec is VideoCodec.H265
+        else av.CodecContext.create("h264", "r")
+    )
+    try:
+        frames = [*decoder.decode(av.Packet(keyframe.data)), *decoder.decode(None)]
+    except av.FFmpegError as err:
+        msg = f"The NVR sent a {keyframe.codec} keyframe that does not decode ({err})."
+        raise IproCodecError(msg) from err
+    pictures = [frame for frame in frames if isinstance(frame, av.VideoFrame)]
+    if not pictures:
+        msg = f"The NVR sent a {keyframe.codec} keyframe without a picture."
+        raise IproCodecError(msg)
+    picture = pictures[0]
+    encoder = av.VideoCodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height = picture.width, picture.height
+    encoder.pix_fmt = "yuvj420p"
+    encoder.time_base = Fraction(1, 1)
+    encoder.options = {"flags": "+qscale", "global_quality": str(JPEG_QUALITY * _FF_QP2LAMBDA)}
+    packets = [*encoder.encode(picture.reformat(format="yuvj420p")), *encoder.encode(None)]
+    return bytes(packets[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraMediaInfo:
+    """What is known about one camera's live media, for diagnostics."""
+
+    camera: int
+    codec: VideoCodec | None
+    has_jpeg: bool | None
+    jpeg_streaming: bool
+    video_streaming: bool
+
+
+class _Changed:
+    """Wakes every waiter when something changes (a new frame, the feed ending)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+class _JpegFeed:
+    """One camera's live JPEG stream, open while its pictures are wanted."""
+
+    def __init__(self, media: LiveMedia, camera: int) -> None:
+        self._media = media
+        self.camera = camera
+        self.frame: bytes | None = None
+        self.number = 0
+        self.error: IproError | None = None
+        self.last_used = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._changed = _Changed()
+
+    @property
+    def running(self) -> bool:
+        """Return whether the JPEG stream is open or opening."""
+        return self._task is not None
+
+    def _start(self) -> None:
+        if self._task is None:
+            self.frame = None
+            self.error = None
+            self._task = asyncio.create_task(
+                self._run(), name=f"ipro live jpeg camera {self.camera}"
+            )
+
+    async def _run(self) -> None:
+        media = self._media
+        loop = asyncio.get_running_loop()
+        try:
+            async with media.client.live_jpeg(self.camera) as stream:
+                frames = aiter(stream)
+                while True:
+                    async with asyncio.timeout(media.frame_timeout):
+                        frame = await anext(frames, None)
+                    if frame is None:
+                        break
+                    if is_placeholder(frame.jpeg):
+                        media.no_jpeg(self.camera)
+                        break
+                    self.frame = frame.jpeg
+                    self.number += 1
+                    self._changed.notify()
+                    if loop.time() - self.last_used > media.jpeg_idle:
+                        break
+        except TimeoutError:
+            self.error = IproTimeoutError(
+                f"Camera {self.camera} sent no picture in {media.frame_timeout:.0f} s."
+            )
+        except IproError as err:
+            self.error = err
+        finally:
+            self._task = None
+            self._changed.notify()
+
+    async def next_frame(self, after: int) -> tuple[int, bytes] | None:
+        """Return a frame numbered above ``after``; ``None`` when the stream ended first."""
+        self.last_used = asyncio.get_running_loop().time()
+        self._start()
+        while self.number <= after or self.frame is None:
+            if self._task is None:
+                if self.error is not None:
+                    raise self.error
+                return None
+            await self._changed.wait()
+        return self.number, self.frame
+
+    async def latest(self) -> bytes | None:
+        """Return the newest frame (waiting for one if the stream was closed)."""
+        self.last_used = asyncio.get_running_loop().time()
+        if self._task is not None and self.frame is not None:
+            return self.frame
+        result = await self.next_frame(self.number)
+        return None if result is None else result[1]
+
+    async def stop(self) -> None:
+        """Close the JPEG stream (sending STOP) before the camera's video starts."""
+        if (task := self._task) is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
+
+class LiveMedia:
+    """Live video, snapshots and MJPEG of every camera of one NVR (see module docstring)."""
+
+    def __init__(
+        self,
+        client: LiveClient,
+        *,
+        jpeg_idle: float = 30.0,
+        frame_timeout: float = 15.0,
+        probe_timeout: float = 10.0,
+        run_blocking: RunBlocking = _to_thread,
+        **restream_options: Any,
+    ) -> None:
+        self.client = client
+        self.jpeg_idle = jpeg_idle
+        self.frame_timeout = frame_timeout
+        self.probe_timeout = probe_timeout
+        self._run_blocking = run_blocking
+        self.restreamer = Restreamer(self._video_source, **restream_options)
+        self._feeds: dict[int, _JpegFeed] = {}
+        self._no_jpeg: set[int] = set()
+        self._codecs: dict[int, VideoCodec] = {}
+        self._confirmed: set[int] = set()
+        self._wanted: dict[int, tuple[VideoCodec, bool]] = {}
+        self._stills: dict[int, tuple[int, bytes]] = {}
+
+    async def start(self) -> None:
+        """Start the restream server."""
+        await self.restreamer.start()
+
+    async def stop(self) -> None:
+        """Close every stream and the restream server."""
+        await asyncio.gather(*(feed.stop() for feed in self._feeds.values()))
+        await self.restreamer.stop()
+
+    # Video
+
+    def configure(self, camera: int, codec: VideoCodec, *, audio: bool = False) -> None:
+        """Set the codec to ask for first (and audio) before a camera's first use."""
+        self._wanted[camera] = (codec, audio)
+
+    def stream_url(self, camera: int) -> str:
+        """Return the camera's restream URL (MPEG-TS over loopback HTTP)."""
+        codec, audio = self._wanted.get(camera, (VideoCodec.H264, False))
+        return self.restreamer.url(camera, codec, audio=audio)
+
+    def codec(self, camera: int) -> VideoCodec | None:
+        """Return the codec the camera was found to stream, ``None`` before it streamed."""
+        return self._codecs.get(camera) if camera in self._confirmed else None
+
+    @asynccontextmanager
+    async def _video_source(
+        self, camera: int, codec: VideoCodec, *, audio: bool = False
+    ) -> AsyncIterator[AsyncIterator[LiveItem]]:
+        """Open the NVR video for the restreamer, after the camera's JPEG stream closed."""
+        if (feed := self._feeds.get(camera)) is not None:
+            await feed.stop()
+        ask = self._codecs.get(camera, codec)
+        async with AsyncExitStack() as stack:
+            try:
+                stream = await stack.enter_async_context(self.client.live_video(camera, ask, audio))
+            except IproError:
+                if camera not in self._confirmed:
+                    self._codecs[camera] = _other(ask)  # maybe the NVR refused the codec
+                raise
+            yield self._probe(camera, ask, stream)
+
+    async def _probe(
+        self, camera: int, asked: VideoCodec, stream: AsyncIterator[LiveItem]
+    ) -> AsyncIterator[LiveItem]:
+        """Pass the stream on once its first keyframe shows the codec asked for.
+
+        A keyframe of the other codec means the NVR sends that one: remember it and
+        reconnect asking for it (the client depacketizes by the codec asked for). No
+        keyframe in ``probe_timeout`` means the same, unless the codec was seen before.
+        """
+        items = aiter(stream)
+        deadline = asyncio.get_running_loop().time() + self.probe_timeout
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    item = await anext(items)
+            except TimeoutError:
+                if camera not in self._confirmed:
+                    self._codecs[camera] = _other(asked)
+                msg = f"Camera {camera} sent no {asked} keyframe in {self.probe_timeout:.0f} s."
+                raise IproCodecError(msg) from None
+            found = (
+                detect_codec(item.data) if isinstance(item, AccessUnit) and item.keyframe else None
+            )
+            if found is not None:
+                self._codecs[camera] = found
+                self._confirmed.add(camera)
+                if found is not asked:
+                    _LOGGER.info("Camera %s streams %s, not %s", camera, found, asked)
+                    msg = f"Camera {camera} streams {found}, not {asked}; asking for {found}."
+                    raise IproCodecError(msg)
+                yield item
+                break
+            yield item
+        async for item in items:
+            yield item
+
+    # Pictures
+
+    def has_jpeg(self, camera: int) -> bool | None:
+        """Return whether the camera has a JPEG stream, ``None`` until it was asked."""
+        if camera in self._no_jpeg:
+            return False
+        feed = self._feeds.get(camera)
+        return True if feed is not None and feed.number else None
+
+    def no_jpeg(self, camera: int) -> None:
+        """Note that the camera answers JPEG requests with the placeholder."""
+        if camera not in self._no_jpeg:
+            self._no_jpeg.add(camera)
+            _LOGGER.info(
+                "Camera %s has no JPEG stream on the NVR (it answers with a %dx%d "
+                "placeholder); its pictures come from its video stream",
+                camera,
+                *PLACEHOLDER_SIZE,
+            )
+
+    def _feed(self, camera: int) -> _JpegFeed:
+        if (feed := self._feeds.get(camera)) is None:
+            feed = self._feeds[camera] = _JpegFeed(self, camera)
+        return feed
+
+    def _use_video(self, camera: int) -> bool:
+        return camera in self._no_jpeg or self.restreamer.is_active(camera)
+
+    async def snapshot(self, camera: int) -> bytes:
+        """Return the camera's current picture as a JPEG (info headers stripped)."""
+        if not self._use_video(camera):
+            jpeg = await self._feed(camera).latest()
+            if jpeg is not None:
+                return jpeg
+        return await self._still(camera)
+
+    async def _still(self, camera: int, after: int = 0) -> bytes:
+        """Decode the camera's latest keyframe numbered above ``after`` (cached)."""
+        self.stream_url(camera)  # register the camera with the restreamer
+        keyframe = await self.restreamer.keyframe(camera, after=after)
+        cached = self._stills.get(camera)
+        if cached is not None and cached[0] == keyframe.number:
+            return cached[1]
+        jpeg = await self._run_blocking(lambda: keyframe_to_jpeg(keyframe))
+        self._stills[camera] = (keyframe.number, jpeg)
+        return jpeg
+
+    async def frames(self, camera: int) -> AsyncIterator[bytes]:
+        """Yield the camera's pictures as they come, for an MJPEG stream.
+
+        From the JPEG stream at its frame rate when it can run; else one picture per
+        keyframe of the video.
+        """
+        feed = self._feed(camera)
+        number = 0
+        while not self._use_video(camera):
+            result = await feed.next_frame(number)
+            if result is None:
+                break  # the video took the camera over, or it has no JPEG
+            number, jpeg = result
+            yield jpeg
+        keyframe = 0
+        while True:
+            jpeg = await self._still(camera, after=keyframe)
+            keyframe = self._stills[camera][0]
+            yield jpeg
+
+    def info(self, camera: int) -> CameraMediaInfo:
+        """Return what is known about a camera's live media."""
+        feed = self._feeds.get(camera)
+        return CameraMediaInfo(
+            camera=camera,
+            codec=self.codec(camera),
+            has_jpeg=self.has_jpeg(camera),
+            jpeg_streaming=feed is not None and feed.running,
+            video_streaming=self.restreamer.is_active(camera),
+        )
