@@ -37,6 +37,7 @@ from .ptz import (
     ZOOM_LIMIT,
     async_get_ptz_controller,
 )
+from .recordings import async_register_download_service
 from .util import raise_translated_error
 
 SERVICE_PTZ_MOVE: Final = "ptz_move"
@@ -286,3 +287,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register the camera-control services (once, from ``async_setup``)."""
     for service, action in ACTIONS.items():
         hass.services.async_register(DOMAIN, service, _handler(action), schema=SCHEMAS[service])
+    async_register_download_service(hass)
