@@ -8,7 +8,7 @@ All integers are big-endian.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import math
@@ -197,11 +197,6 @@ def split_annexb(data: bytes) -> list[bytes]:
         if nal:
             nals.append(nal)
     return nals
-
-
-def annexb(nals: Iterable[bytes]) -> bytes:
-    """Join NAL units with 4-byte start codes."""
-    return b"".join(b"\x00\x00\x00\x01" + nal for nal in nals)
 
 
 def _aggregate(

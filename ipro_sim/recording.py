@@ -166,11 +166,8 @@ class Recording:
             frames.append(TimedFrame(index / fps, frame.data, frame.keyframe))
         return frames
 
-    def audio_frames(self, camera: int, begin: float, end: float) -> list[TimedFrame]:
-        """Recorded audio frames starting in ``[begin, end)``."""
-        clip = self.audio_clip(camera)
-        if clip is None:
-            return []
+    def audio_frames(self, clip: AudioClip, begin: float, end: float) -> list[TimedFrame]:
+        """Recorded frames of the audio loop ``clip`` starting in ``[begin, end)``."""
         now = time.time()
         begin = max(begin, self.start)
         end = min(end, now)
@@ -188,9 +185,8 @@ class Recording:
     def audio_block(self, camera: int, second: int) -> bytes:
         """A ``playaudio.cgi`` answer: the audio of one recorded second (spec 3.3.2)."""
         clip = self.audio_clip(camera)
-        if clip is None:
-            raise ValueError(f"camera {camera} records no audio")
-        frames = [frame.data for frame in self.audio_frames(camera, second, second + 1)]
+        assert clip is not None, "callers check the camera has audio"
+        frames = [frame.data for frame in self.audio_frames(clip, second, second + 1)]
         if clip.codec == "AAC-LC":
             return playback_audio_aac(
                 camera=camera, start=second, end=second + 1, frames=frames, tz=self.tz
@@ -211,7 +207,7 @@ class Recording:
         audio_clip = self.audio_clip(camera) if with_audio else None
         if audio_clip is not None and audio_clip.codec != "AAC-LC":
             audio_clip = None
-        audio = self.audio_frames(camera, video[0].time, end) if audio_clip is not None else []
+        audio = self.audio_frames(audio_clip, video[0].time, end) if audio_clip else []
         return build_mp4(clip, video, audio_clip, audio)
 
     def n3(self, camera: int, begin: float, end: float) -> bytes:

@@ -120,9 +120,10 @@ async def test_nonce_expires(nvr_sim: NvrSimulator) -> None:
         async with session.get(nvr_sim.url + RECORDED, headers={"Authorization": header}) as r:
             assert r.status == 401
             assert "stale=true" in r.headers["WWW-Authenticate"]
-        garbled = header.replace('nonce="', 'nonce="!!')
+        garbled = digest_header(offered.replace('nonce="', 'nonce="!!'), RECORDED)
         async with session.get(nvr_sim.url + RECORDED, headers={"Authorization": garbled}) as r:
             assert r.status == 401
+            assert "stale=true" in r.headers["WWW-Authenticate"]
 
 
 async def test_basic() -> None:

@@ -103,6 +103,19 @@ async def test_mp4_download() -> None:
     assert frames == 600
 
 
+async def test_mp4_of_g711_camera_has_no_audio_track() -> None:
+    start = minutes_ago(4)
+    config = SimulatorConfig(audio="G.711", boundary_in_header=False, **SMALL)
+    async with NvrSimulator(config) as sim, client_session(sim) as session:
+        uid = await login(session, sim)
+        response, parts = await download(
+            session, sim, params(uid, start, start + timedelta(minutes=1))
+        )
+        assert response.headers["Content-Type"] == "multipart/form-data"
+    (data,) = files(parts).values()
+    assert probe(data)[0] == ["h264"]
+
+
 async def test_video_only_h265_split_by_knob() -> None:
     config = SimulatorConfig(camera_codecs={2: "H265"}, **SMALL)
     start = minutes_ago(5)

@@ -304,6 +304,35 @@ async def test_stream_rules(nvr_sim: NvrSimulator) -> None:
             assert status == 400
 
 
+async def test_without_setup_live_and_boundary_parameter() -> None:
+    config = SimulatorConfig(require_setup_live=False, boundary_in_header=False, **FAST)
+    async with NvrSimulator(config) as sim, client_session(sim) as session:
+        uid = await login(session, sim)
+        async with live(session, sim, uid, 1, "H264") as response:
+            assert response.headers["Content-Type"] == "multipart/x-mixed-replace"
+            await collect_parts(response, 1)
+            async with live(session, sim, uid, 1, "AUDIO") as audio:
+                await collect_parts(audio, 1)
+                status, text = await push(session, sim, uid, 1, "AUDIO")
+                assert (status, "audio of camera 1 already" in text) == (400, True)
+        other = await login(session, sim)
+        digits = ("MASK", "1" + "0" * 15)
+        await get_text(session, sim, "hdrctl.cgi", ("UID", other), ("PC", "AS60"), digits)
+        await get_text(
+            session,
+            sim,
+            "hdrctl.cgi",
+            ("UID", other),
+            ("PC", "AS60"),
+            ("PLAYCMD", "PLAY"),
+            ("2ND", "OFF"),
+            ("TIMEF", "AS60_UNKNOWN"),
+            ("NOTIME", "ON"),
+        )
+        status, text = await push(session, sim, other, 1, "H264")
+        assert (status, "cannot share a UID" in text) == (400, True)
+
+
 async def test_stream_limit_per_uid() -> None:
     config = SimulatorConfig(max_streams_per_uid=2, **FAST)
     async with NvrSimulator(config) as sim, client_session(sim) as session:
