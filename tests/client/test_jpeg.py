@@ -46,6 +46,31 @@ def test_other_length_readings(extra: int) -> None:
     assert frame.jpeg == jpeg
 
 
+def comment_chunk(tlvs: bytes) -> bytes:
+    return b"\xff\xd8\xff\xfe" + info_chunk(tlvs)[4:]
+
+
+def test_comment_marker_chunks() -> None:
+    """``FFD8 FFFE`` chunks (the spec's "0xFFFFE") are information when shaped like it."""
+    jpeg = fake_jpeg()
+    frame = parse_live_jpeg(
+        comment_chunk(recorder_tlvs(camera=6)) + comment_chunk(camera_tlvs()) + jpeg
+    )
+    assert frame.recorder.camera == 6
+    assert frame.camera is not None
+    assert frame.jpeg == jpeg
+
+
+def test_jpeg_with_a_real_comment() -> None:
+    commented = b"\xff\xd8\xff\xfe\x00\x07hello\xff\xdb" + fake_jpeg()[4:]
+    plain = parse_live_jpeg(commented)
+    assert plain.jpeg == commented
+    assert plain.recorder == RecorderInfo()
+    after_info = parse_live_jpeg(info_chunk(recorder_tlvs(camera=2)) + commented)
+    assert after_info.jpeg == commented
+    assert after_info.camera is None
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -70,6 +70,16 @@ def test_jpeg_gop() -> None:
     assert gop.pictures[0].time == T0
 
 
+def test_jpeg_gop_with_the_comment_marker() -> None:
+    jpeg = fake_jpeg(10)
+    data = bytearray(playback_gop([jpeg], chunk=b"\xff\xd8\xff\xff"))
+    data[3] = 0xFE
+    struct.pack_into(">H", data, 4, struct.unpack_from(">H", data, 4)[0] - 2)
+    gop = parse_playback_gop(bytes(data))
+    assert gop.codec is VideoCodec.JPEG
+    assert [p.data for p in gop.pictures] == [jpeg]
+
+
 @pytest.mark.parametrize("length_mode", ["tlvs", "self", "header"])
 @pytest.mark.parametrize("length_includes_padding", [False, True])
 def test_length_readings(length_mode: str, length_includes_padding: bool) -> None:

@@ -2,11 +2,11 @@
 
 How this module reads the spec's tables (section 3.3), all integers big-endian:
 
-GOP. Chunk header ``FF15`` (H.264) / ``FF16`` (H.265) + u16 length, or ``FFD8 FFFF`` + u16
-length (JPEG); recorder TLVs; camera TLVs; 12 reserved bytes; stream header ``FF06 0044``
-(0x44 = 68 bytes: itself, GOP information and PIC information); per picture a packet
-header ``FF05`` + u16 padding count + u32 length + 16 reserved, the data, the zero padding;
-padding to 4 KiB at the end.
+GOP. Chunk header ``FF15`` (H.264) / ``FF16`` (H.265) + u16 length, or ``FFD8 FFFF`` (also
+``FFD8 FFFE``: the spec writes ``0xFFFFE``) + u16 length (JPEG); recorder TLVs; camera
+TLVs; 12 reserved bytes; stream header ``FF06 0044`` (0x44 = 68 bytes: itself, GOP
+information and PIC information); per picture a packet header ``FF05`` + u16 padding
+count + u32 length + 16 reserved, the data, the zero padding; padding to 4 KiB at the end.
 
 - The chunk length covers the recorder TLVs only (the notes). Also accepted, tried in
   this order: the length counting its own two bytes (the JPEG segment convention, tried
@@ -62,7 +62,7 @@ import struct
 
 from .audio import strip_au_headers
 from .errors import IproProtocolError
-from .jpeg import CHUNK_MARKER
+from .jpeg import CHUNK_MARKERS
 from .models import AudioCodec, PlaybackAudio, PlaybackGop, PlaybackPicture, VideoCodec
 from .tlv import parse_tlvs
 
@@ -134,7 +134,7 @@ def _find_stream_header(data: bytes, start: int, scan: bool) -> int:
 
 def _split_chunk(data: bytes) -> tuple[VideoCodec, int, int, int]:
     """Return the codec, where the recorder TLVs start and end, and where camera TLVs end."""
-    if data.startswith(CHUNK_MARKER):
+    if data.startswith(CHUNK_MARKERS):
         codec, start = VideoCodec.JPEG, 6
         length = _U16.unpack_from(data, 4)[0] if len(data) >= start else 0
         ends = (4 + length, 6 + length, length)
