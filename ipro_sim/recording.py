@@ -30,6 +30,7 @@ from .encoders import (
     playback_recorder_tlvs,
 )
 from .media import AudioClip, ClipKey, MediaLibrary, TimedFrame, VideoClip, build_mp4
+from .state import CameraTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +44,18 @@ class Unit:
 class Recording:
     """Frames, GOPs and audio of the simulated recording of each camera."""
 
-    def __init__(self, config: SimulatorConfig, tz: TimeZone, boot: float) -> None:
+    def __init__(
+        self, config: SimulatorConfig, tz: TimeZone, boot: float, cameras: CameraTable
+    ) -> None:
         self.config = config
         self.tz = tz
+        self.cameras = cameras
         gop = config.gop_seconds
         self.start = math.floor((boot - config.recording_days * 86400) / gop) * gop
 
     def recorded(self, camera: int) -> bool:
         """Whether the camera has a recording at all (it is registered)."""
-        return self.config.status_of(camera) != 0
+        return self.cameras.status(camera) != 0
 
     def codec(self, camera: int) -> VideoCodecName:
         """The recorded video codec."""

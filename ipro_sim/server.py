@@ -38,7 +38,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from .auth import Authenticator
-from .config import STATUS_NORMAL, SimulatorConfig
+from .config import STATUS_CONNECTION_ERROR, STATUS_NORMAL, SimulatorConfig
 from .encoders import (
     STATUS_FAST_FORWARD,
     STATUS_FAST_REVERSE,
@@ -74,6 +74,7 @@ from .state import (
     ERROR_KINDS,
     EVENT_KINDS,
     CameraControlState,
+    CameraTable,
     LogBook,
     LogGrower,
     PlayMode,
@@ -306,8 +307,11 @@ class NvrSimulator:
         self.event_log = LogBook(config.log_max)
         self.error_log = LogBook(config.log_max)
         self.camera_control = {cam: CameraControlState() for cam in range(1, config.cameras + 1)}
+        self.cameras = CameraTable(
+            {cam: config.status_of(cam) for cam in range(1, config.cameras + 1)}
+        )
         self.boot_time = time.time()
-        self.recording = Recording(config, self.tz, self.boot_time)
+        self.recording = Recording(config, self.tz, self.boot_time, self.cameras)
         self.auth = Authenticator(
             scheme=config.auth,
             username=config.username,
@@ -378,7 +382,7 @@ class NvrSimulator:
         await self._listen(port)
         reaper = asyncio.create_task(self._reap())
         self._tasks.append(reaper)
-        cameras = self._registered
+        cameras = self.cameras.registered
         if self.config.event_interval:
             grower = LogGrower(
                 self.event_log, EVENT_KINDS, self.config.event_interval, cameras, self._rng
@@ -403,7 +407,7 @@ class NvrSimulator:
 
     def _prewarm(self) -> None:
         """Encode every clip the configuration needs, off the event loop."""
-        for cam in self._registered():
+        for cam in self.cameras.registered():
             self.recording.clip(cam)
             if self.config.has_jpeg(cam):
                 self.recording.jpeg_clip()
@@ -501,6 +505,25 @@ class NvrSimulator:
         self.event_log.clear()
         self.error_log.clear()
 
+    def set_camera_status(self, camera: int, status: int, *, log: bool = True) -> None:
+        """Register, unregister, disconnect or reconnect a camera while running.
+
+        Its live streams end unless it is normal; with ``log`` a change between normal
+        and connection error adds ``CAM n COMMUNICATION ERROR`` / ``RECOVERED``.
+        """
+        previous = self.cameras.set(camera, status)
+        if status != STATUS_NORMAL:
+            for session in self.sessions.sessions:
+                for key in [key for key in session.streams if key[0] == camera]:
+                    session.streams.pop(key).stop()
+        if log and {previous, status} == {STATUS_NORMAL, STATUS_CONNECTION_ERROR}:
+            kind = "ERROR" if status == STATUS_CONNECTION_ERROR else "RECOVERED"
+            self.add_error(f"COMMUNICATION {kind}", camera=camera)
+
+    def login_other_clients(self, count: int = 1) -> list[str]:
+        """Take UIDs as other clients (the NVR's web page, VMS software) would."""
+        return [self.sessions.issue()[0].uid for _ in range(count)]
+
     def active_streams(self) -> list[StreamHandle]:
         """Every live stream running now, on any UID."""
         return [handle for s in self.sessions.sessions for handle in s.streams.values()]
@@ -534,16 +557,13 @@ class NvrSimulator:
 
     # ------------------------------------------------------------------ helpers
 
-    def _registered(self) -> list[int]:
-        return [cam for cam in range(1, self.config.cameras + 1) if self.config.status_of(cam) != 0]
-
     def _seed_logs(self) -> None:
         """A few entries from before boot, so a first poll has something to show."""
         for count, log, kinds in (
             (self.config.initial_events, self.event_log, EVENT_KINDS),
             (self.config.initial_errors, self.error_log, ERROR_KINDS),
         ):
-            grower = LogGrower(log, kinds, 1.0, self._registered, self._rng)
+            grower = LogGrower(log, kinds, 1.0, self.cameras.registered, self._rng)
             for number in range(count):
                 log.add(grower.random_kind(), self.boot_time - 600.0 * (count - number))
 
@@ -555,7 +575,7 @@ class NvrSimulator:
 
     def _camera_number(self, params: Params, key: str = "CAM") -> int:
         camera = params.integer(key, 1, self.config.cameras)
-        if self.config.status_of(camera) == 0:
+        if self.cameras.status(camera) == 0:
             raise BadRequestError(f"camera {camera} is not registered")
         return camera
 
@@ -780,7 +800,7 @@ class NvrSimulator:
             raise BadRequestError("send hdrctl.cgi SCREEN=16X before push.cgi START")
         if session.playback.active:
             raise BadRequestError("live and playback cannot share a UID")
-        if config.status_of(camera) != STATUS_NORMAL:
+        if self.cameras.status(camera) != STATUS_NORMAL:
             raise BadRequestError(f"camera {camera} has a connection error")
         if comp == "AUDIO":
             if (camera, "video") not in session.streams:
@@ -1028,8 +1048,9 @@ class NvrSimulator:
     async def _getinfo(self, request: web.Request, params: Params) -> web.StreamResponse:
         params.fixed("FILE", "2")
         self.sessions.use(params.get("UID"))
-        statuses = {cam: self.config.status_of(cam) for cam in range(1, self.config.cameras + 1)}
-        text = camera_connection_text(statuses, self.config.max_uids, self.sessions.count)
+        text = camera_connection_text(
+            self.cameras.snapshot(), self.config.max_uids, self.sessions.count
+        )
         return _response(text.encode(), header="Content-Type")
 
     async def _recordedtime(self, request: web.Request, params: Params) -> web.StreamResponse:

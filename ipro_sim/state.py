@@ -103,6 +103,35 @@ class LogGrower:
             self._log.add(self.random_kind())
 
 
+class CameraTable:
+    """Connection status of every camera slot (``CAM_CONNECT``), changeable at run time."""
+
+    def __init__(self, statuses: dict[int, int]) -> None:
+        self._statuses = dict(statuses)
+
+    def status(self, camera: int) -> int:
+        """0 not registered, 1 normal, 2 connection error."""
+        return self._statuses[camera]
+
+    def set(self, camera: int, status: int) -> int:
+        """Change a camera's status; return the previous one."""
+        if camera not in self._statuses:
+            raise ValueError(f"camera {camera} is outside 1..{len(self._statuses)}")
+        if status not in (0, 1, 2):
+            raise ValueError("status must be 0, 1 or 2")
+        previous = self._statuses[camera]
+        self._statuses[camera] = status
+        return previous
+
+    def registered(self) -> list[int]:
+        """Numbers of the registered cameras (status 1 or 2)."""
+        return [camera for camera, status in self._statuses.items() if status]
+
+    def snapshot(self) -> dict[int, int]:
+        """Every slot's status."""
+        return dict(self._statuses)
+
+
 class PlayMode(StrEnum):
     """What ``camera.cgi`` does with the cursor after each answer."""
 

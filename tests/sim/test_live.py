@@ -475,3 +475,31 @@ async def test_rtp_over_udp(audio: str) -> None:
     else:
         assert len(sounds[0].payload) == 160
         assert (sounds[1].timestamp - sounds[0].timestamp) % 2**32 == 160
+
+
+async def test_camera_status_changes_at_run_time(nvr_sim: NvrSimulator) -> None:
+    nvr_sim.clear_logs()
+    async with client_session(nvr_sim) as session:
+        uid = await login(session, nvr_sim)
+        await setup_live(session, nvr_sim, uid)
+        async with live(session, nvr_sim, uid, 1, "H264") as response:
+            await collect_parts(response, 1)
+            nvr_sim.set_camera_status(1, 2)
+            async with asyncio.timeout(2):
+                _ = [part async for part in read_parts(response)]
+        _, info = await get_text(session, nvr_sim, "as_getinfo.cgi", ("FILE", "2"))
+        assert "CAM_CONNECT_01CH=2" in info
+        status, text = await push(session, nvr_sim, uid, 1, "H264")
+        assert (status, "connection error" in text) == (400, True)
+        nvr_sim.set_camera_status(1, 1)
+        nvr_sim.set_camera_status(2, 0)
+        nvr_sim.set_camera_status(2, 2, log=False)
+        _, info = await get_text(session, nvr_sim, "as_getinfo.cgi", ("FILE", "2"))
+        assert "CAM_CONNECT_01CH=1" in info
+        assert "CAM_CONNECT_02CH=2" in info
+    kinds = [entry.kind for entry in nvr_sim.error_log.entries]
+    assert kinds == ["CAM 1 COMMUNICATION RECOVERED", "CAM 1 COMMUNICATION ERROR"]
+    with pytest.raises(ValueError, match="outside"):
+        nvr_sim.set_camera_status(17, 1)
+    with pytest.raises(ValueError, match="0, 1 or 2"):
+        nvr_sim.set_camera_status(1, 5)

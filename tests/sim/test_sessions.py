@@ -164,3 +164,14 @@ async def test_unknown_path_and_method(nvr_sim: NvrSimulator) -> None:
             assert response.status == 404
         async with session.post(f"{nvr_sim.url}/cgi-bin/recordedtime.cgi") as response:
             assert response.status == 405
+
+
+async def test_other_clients_take_uids(nvr_sim: NvrSimulator) -> None:
+    async with client_session(nvr_sim) as session:
+        uid = await login(session, nvr_sim)
+        others = nvr_sim.login_other_clients(15)
+        assert len(others) == 15
+        assert await keep_alive(session, nvr_sim, uid) == 200
+        nvr_sim.login_other_clients()
+        assert await keep_alive(session, nvr_sim, uid) == 0
+        assert nvr_sim.sessions.count == 16
