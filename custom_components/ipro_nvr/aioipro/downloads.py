@@ -73,9 +73,9 @@ def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, dateti
     """Return the whole-minute windows of at most one hour covering ``start``..``end``."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("download times must be timezone-aware")
-    first, last = _floor_minute(start), _ceil_minute(end)
-    if last <= first:
+    if end <= start:
         raise ValueError("the download must end after it starts")
+    first, last = _floor_minute(start), _ceil_minute(end)
     windows: list[tuple[datetime, datetime]] = []
     while first < last:
         window_end = min(first + MAX_WINDOW, last)
