@@ -15,7 +15,11 @@ import aiohttp
 import av
 import pytest
 
-from custom_components.ipro_nvr.aioipro.errors import IproConnectionError
+from custom_components.ipro_nvr.aioipro.errors import (
+    IproBusyError,
+    IproConnectionError,
+    IproTimeoutError,
+)
 from custom_components.ipro_nvr.aioipro.models import AccessUnit, AudioCodec, VideoCodec
 from custom_components.ipro_nvr.aioipro.muxer import (
     TsChunk,
@@ -482,3 +486,39 @@ async def test_a_viewer_returning_while_the_stream_closes_waits_for_the_close() 
     assert len(decoded.video) >= 20
     assert source.closed == 2
     assert len(source.opened) == 2
+
+
+class _NoKeyframeSource(FakeSource):
+    """A stream that never brings a keyframe."""
+
+    async def _items(self, *, audio: bool):  # type: ignore[no-untyped-def]
+        async for item in super()._items(audio=audio):
+            if isinstance(item, AccessUnit) and not item.keyframe:
+                yield item
+
+
+async def test_keyframes_for_stills() -> None:
+    source = FakeSource()
+    async with fast_restreamer(source, max_streams=1) as restreamer:
+        restreamer.url(1)
+        first = await restreamer.keyframe(1)
+        assert first.codec is VideoCodec.H264
+        assert detect_codec(first.data) is VideoCodec.H264
+        newer = await restreamer.keyframe(1, after=first.number)
+        assert newer.number > first.number
+        assert restreamer.is_active(1)
+        assert not restreamer.is_active(2)
+        restreamer.url(2)
+        async with aiohttp.ClientSession() as session, session.get(restreamer.url(1)) as view:
+            await view.content.readexactly(188)
+            with pytest.raises(IproBusyError):  # camera 1 has a viewer: no room for 2
+                await restreamer.keyframe(2)
+    assert len(source.opened) == 1
+
+
+async def test_a_still_waits_for_a_keyframe_only_so_long() -> None:
+    source = _NoKeyframeSource()
+    async with fast_restreamer(source, keyframe_timeout=0.2) as restreamer:
+        restreamer.url(1)
+        with pytest.raises(IproTimeoutError, match="no picture"):
+            await restreamer.keyframe(1)

@@ -1,0 +1,281 @@
+"""LiveMedia on the simulator: snapshots, MJPEG frames, placeholder cameras, codec probing.
+
+Fake clients at the end cover what the simulator does not do (JPEG streams that end
+without a frame or stall, an NVR that sends the other codec with the right payload type).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+import logging
+
+import pytest
+
+from custom_components.ipro_nvr.aioipro.client import IproClient
+from custom_components.ipro_nvr.aioipro.errors import (
+    IproCodecError,
+    IproConnectionError,
+    IproTimeoutError,
+)
+from custom_components.ipro_nvr.aioipro.livemedia import (
+    LiveMedia,
+    jpeg_size,
+    keyframe_to_jpeg,
+)
+from custom_components.ipro_nvr.aioipro.models import (
+    AccessUnit,
+    AudioFrame,
+    JpegFrame,
+    RecorderInfo,
+    VideoCodec,
+)
+from custom_components.ipro_nvr.aioipro.restream import Keyframe
+from ipro_sim import NvrSimulator, SimulatorConfig
+
+from .conftest import queries
+from .restream_media import FakeSource, decode_async, encoded_video, wait_for
+
+FAST = SimulatorConfig(fps=25, speed=4.0, jpeg_fps=5.0)
+
+
+def pushes(sim: NvrSimulator, camera: int) -> list[tuple[str, str]]:
+    """Return (CMD, COMP) of every push.cgi request for ``camera``, in order."""
+    result = []
+    for query in queries(sim, "push.cgi"):
+        params = dict(query)
+        if params["CAM"] == str(camera):
+            result.append((params["CMD"], params["COMP"]))
+    return result
+
+
+def media_for(client: IproClient, **kwargs: float) -> LiveMedia:
+    options: dict[str, float] = {
+        "jpeg_idle": 0.3,
+        "probe_timeout": 2.0,
+        "idle_timeout": 0.3,
+        "reconnect_delay": 0.05,
+    } | kwargs
+    return LiveMedia(client, **options)  # type: ignore[arg-type]
+
+
+# JPEG parsing and keyframe stills
+
+
+def test_jpeg_size_reads_the_frame_header() -> None:
+    key, _ = encoded_video(VideoCodec.H264)[0]
+    jpeg = keyframe_to_jpeg(Keyframe(codec=VideoCodec.H264, data=key, number=1))
+    assert jpeg_size(jpeg) == (160, 120)
+    # Fill bytes and standalone markers before the frame header are skipped.
+    assert jpeg_size(b"\xff\xd8\xff\xff\xd0" + jpeg[2:]) == (160, 120)
+    assert jpeg_size(b"not a jpeg") is None
+    assert jpeg_size(b"\xff\xd8\xff\xda\x00\x08") is None  # scan before any frame header
+    assert jpeg_size(b"\xff\xd8\x00\x00\x00\x00") is None  # not a marker
+    assert jpeg_size(b"\xff\xd8\xff\xc0\x00\x11\x08") is None  # cut frame header
+    assert jpeg_size(b"\xff\xd8\xff\xe0\x00\x01\x00\x00") is None  # impossible length
+    assert jpeg_size(b"\xff\xd8") is None
+
+
+@pytest.mark.parametrize("codec", [VideoCodec.H264, VideoCodec.H265])
+def test_keyframes_become_jpegs_and_garbage_is_an_error(codec: VideoCodec) -> None:
+    key, _ = encoded_video(codec)[0]
+    assert jpeg_size(keyframe_to_jpeg(Keyframe(codec=codec, data=key, number=1))) == (160, 120)
+    with pytest.raises(IproCodecError):
+        keyframe_to_jpeg(Keyframe(codec=codec, data=b"\x00\x00\x01\x65" + bytes(64), number=2))
+    delta, _ = encoded_video(codec)[1]  # a P-frame alone decodes to nothing
+    with pytest.raises(IproCodecError):
+        keyframe_to_jpeg(Keyframe(codec=codec, data=delta, number=3))
+
+
+# Snapshots
+
+
+@pytest.mark.parametrize("sim_config", [FAST])
+async def test_snapshots_reuse_one_jpeg_stream_and_close_it_when_idle(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    media = media_for(client)
+    await media.start()
+    try:
+        first = await media.snapshot(1)
+        assert first.startswith(b"\xff\xd8")
+        assert not first.startswith(b"\xff\xd8\xff\xff")  # info chunks stripped
+        assert jpeg_size(first) == (320, 240)
+        for _ in range(5):
+            assert jpeg_size(await media.snapshot(1)) == (320, 240)
+        assert media.has_jpeg(1) is True
+        info = media.info(1)
+        assert info.jpeg_streaming
+        assert not info.video_streaming
+        assert pushes(nvr_sim, 1) == [("START", "JPEG")]
+        await wait_for(lambda: not media.info(1).jpeg_streaming)
+        await wait_for(lambda: ("STOP", "JPEG") in pushes(nvr_sim, 1))
+        # After the idle close a snapshot opens the stream again and waits for a new frame.
+        assert jpeg_size(await media.snapshot(1)) == (320, 240)
+        assert pushes(nvr_sim, 1)[-1] == ("START", "JPEG")
+    finally:
+        await media.stop()
+    assert not nvr_sim.active_streams()
+
+
+@pytest.mark.parametrize("sim_config", [FAST])
+async def test_a_camera_without_jpeg_gets_pictures_from_its_video(
+    client: IproClient, nvr_sim: NvrSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    media = media_for(client)
+    await media.start()
+    try:
+        assert media.has_jpeg(2) is None
+        picture = await media.snapshot(2)  # camera 2 answers JPEG with the 39x37 placeholder
+        assert jpeg_size(picture) == (320, 240)
+        assert media.has_jpeg(2) is False
+        again = await media.snapshot(2)
+        assert jpeg_size(again) == (320, 240)
+        assert media.info(2).video_streaming
+    finally:
+        await media.stop()
+    assert pushes(nvr_sim, 2)[:2] == [("START", "JPEG"), ("STOP", "JPEG")]
+    assert [p for p in pushes(nvr_sim, 2) if p == ("START", "JPEG")] == [("START", "JPEG")]
+    assert caplog.text.count("has no JPEG stream") == 1
+
+
+@pytest.mark.parametrize("sim_config", [FAST])
+async def test_the_video_takes_the_camera_over_from_the_jpeg_stream(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    media = media_for(client, jpeg_idle=30)
+    await media.start()
+    try:
+        await media.snapshot(1)
+        viewer = asyncio.create_task(decode_async(media.stream_url(1), 150))
+        await wait_for(lambda: ("START", "H264") in pushes(nvr_sim, 1))
+        # While the video runs, snapshots are its keyframes: no JPEG stream beside it.
+        picture = await media.snapshot(1)
+        assert jpeg_size(picture) == (320, 240)
+        decoded = await viewer
+        assert len(decoded.video) >= 150
+        assert media.codec(1) is VideoCodec.H264
+    finally:
+        await media.stop()
+    assert pushes(nvr_sim, 1)[:3] == [("START", "JPEG"), ("STOP", "JPEG"), ("START", "H264")]
+
+
+@pytest.mark.parametrize(
+    "sim_config", [SimulatorConfig(fps=25, speed=4.0, jpeg_fps=5.0, clip_gops=4)]
+)
+async def test_mjpeg_frames_follow_the_jpeg_stream_or_the_keyframes(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    media = media_for(client)
+    await media.start()
+    try:
+        jpeg_frames = []
+        async for frame in media.frames(1):
+            jpeg_frames.append(frame)
+            if len(jpeg_frames) == 4:
+                break
+        still_frames = []
+        async for frame in media.frames(2):
+            still_frames.append(frame)
+            if len(still_frames) == 3:
+                break
+    finally:
+        await media.stop()
+    assert len(set(jpeg_frames)) == 4
+    assert all(jpeg_size(frame) == (320, 240) for frame in jpeg_frames + still_frames)
+    assert len(set(still_frames)) == 3  # one per keyframe, each a new picture
+
+
+# Codec probing
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [
+        SimulatorConfig(fps=25, speed=4.0, camera_codecs={1: "H265"}),
+        SimulatorConfig(fps=25, speed=4.0, camera_codecs={1: "H265"}, strict_codec=True),
+    ],
+    ids=["sends-its-own", "refuses"],
+)
+async def test_the_codec_a_camera_streams_is_found(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    media = media_for(client, probe_timeout=1.0)
+    media.configure(1, VideoCodec.H264)
+    await media.start()
+    try:
+        assert media.codec(1) is None
+        decoded = await decode_async(media.stream_url(1), 50)
+        assert media.codec(1) is VideoCodec.H265
+        assert media.info(1).codec is VideoCodec.H265
+    finally:
+        await media.stop()
+    assert decoded.codec == "hevc"
+    starts = [comp for cmd, comp in pushes(nvr_sim, 1) if cmd == "START"]
+    assert starts[0] == "H264"
+    assert starts[-1] == "H265"
+
+
+# Fake clients for what the simulator does not do
+
+
+@dataclass
+class FakeClient:
+    """Video from a FakeSource; JPEG streams that end, fail or stall as the test says."""
+
+    video: FakeSource = field(default_factory=FakeSource)
+    jpeg: str = "ends"
+
+    def live_video(
+        self, camera: int, codec: VideoCodec = VideoCodec.H264, audio: bool = False
+    ) -> AbstractAsyncContextManager[AsyncIterator[AccessUnit | AudioFrame]]:
+        return self.video(camera, codec, audio=audio)
+
+    @asynccontextmanager
+    async def live_jpeg(self, camera: int) -> AsyncIterator[AsyncIterator[JpegFrame]]:
+        if self.jpeg == "fails":
+            raise IproConnectionError("refused")
+        yield self._frames()
+
+    async def _frames(self) -> AsyncIterator[JpegFrame]:
+        if self.jpeg == "stalls":
+            await asyncio.Event().wait()
+        for _ in ():
+            yield JpegFrame(jpeg=b"", recorder=RecorderInfo(), camera=None)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_camera_streaming_the_other_codec_is_asked_again() -> None:
+    client = FakeClient(video=FakeSource(codec=VideoCodec.H265))  # whatever is asked
+    media = LiveMedia(client, idle_timeout=0.2, reconnect_delay=0.02)
+    await media.start()
+    try:
+        decoded = await decode_async(media.stream_url(1), 30)
+    finally:
+        await media.stop()
+    assert decoded.codec == "hevc"
+    assert [codec for _, codec, _ in client.video.opened] == [VideoCodec.H264, VideoCodec.H265]
+    assert media.codec(1) is VideoCodec.H265
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_jpeg_streams_that_end_fail_or_stall() -> None:
+    client = FakeClient(jpeg="ends")
+    media = LiveMedia(client, frame_timeout=0.2, idle_timeout=0.2, reconnect_delay=0.02)
+    await media.start()
+    try:
+        # Ended without a frame: the picture comes from the video.
+        assert jpeg_size(await media.snapshot(1)) == (160, 120)
+        assert media.has_jpeg(1) is None
+        await wait_for(lambda: not media.info(1).video_streaming)
+        client.jpeg = "fails"
+        with pytest.raises(IproConnectionError):
+            await media.snapshot(1)
+        client.jpeg = "stalls"
+        with pytest.raises(IproTimeoutError, match="no picture"):
+            await media.snapshot(1)
+    finally:
+        await media.stop()
