@@ -45,6 +45,34 @@ class SimulatorConfig:
 
     Camera numbers are 1-based. Cameras ``1..registered`` are registered and normal unless
     ``camera_status`` says otherwise (0 not registered, 1 normal, 2 connection error).
+
+    Device: ``model`` (login page title), ``cameras`` (slots: 16/32/64/128), which cameras
+    are PTZ, have a JPEG stream (others send the 39x37 placeholder), record H.265 or JPEG
+    only (``camera_codecs``, default ``default_codec``), and the audio codec (``None``: no
+    audio) of ``audio_cameras`` (``None``: all).
+
+    Access: credentials, ``auth`` scheme, Digest algorithms offered (one challenge each),
+    ``uid_skips_auth`` (a valid UID is enough, as a field report saw), ``ssl``.
+
+    Sessions: ``uid_lifetime`` seconds, ``max_uids`` (past it the oldest UID is evicted, or
+    with ``refuse_when_full`` dlogin answers 503), ``uid_digits``, what an unknown UID gets
+    (``invalid_uid_answer``: login page, 403 or an empty 200), streams per UID, whether
+    ``SCREEN=16X`` must precede push START, and ``strict_codec`` (COMP must match the
+    camera's codec; by default the camera's own codec is streamed, its PT telling which).
+
+    Media: picture size, ``fps``, GOP length, clip length in GOPs, JPEG stream rate,
+    ``realtime`` pacing and its ``speed``, ``live_start_on_idr`` (by default a stream
+    joins mid-GOP, as the real device does), RTP MTU, STAP-A/AP aggregation, Annex B
+    payloads, which packets carry the header extension, camera info TLVs, the second byte
+    of the JPEG info chunks (0xFFFF per the notes, 0xFFFE makes them COM segments), a
+    single-image placeholder answer, bare LF line ends, the multipart boundary and
+    whether the Content-Type names it.
+
+    Time and recording: time zone (standard offset and summer time), days recorded,
+    disks. Logs: mean seconds between random new events/errors, entries at boot, size,
+    wrap width (88 reproduces the spec's examples; ``None`` for one line), random seed.
+    Downloads: concurrent limit (status 3 past it), file length before a split, part size,
+    throttle, status header spelling and Content-Type. ``reboot_downtime`` in seconds.
     """
 
     model: str = "WJ-NX400"
@@ -86,10 +114,12 @@ class SimulatorConfig:
     live_start_on_idr: bool = False
     rtp_mtu: int = 1400
     rtp_aggregate: bool = True
+    rtp_annexb: bool = False
     rtp_extension: RtpExtensionMode = "all"
     camera_info: bool = True
     jpeg_info_marker: int = 0xFFFF
     placeholder_single: bool = False
+    bare_lf: bool = False
     multipart_boundary: str = "myboundary"
     boundary_in_header: bool = True
 
@@ -107,7 +137,7 @@ class SimulatorConfig:
     seed: int | None = None
 
     max_downloads: int = 2
-    download_file_seconds: float = 1800.0
+    download_file_seconds: float = 600.0
     download_part_size: int = 65536
     download_bytes_per_second: float | None = None
     download_status_header: str = "X-RecData-Satus"

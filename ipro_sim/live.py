@@ -95,12 +95,13 @@ def video_packets(
     extension = live_recorder_tlvs(camera, capture, tz)
     extension_size = 0 if config.rtp_extension == "none" else 4 + len(extension)
     max_payload = config.rtp_mtu - RTP_HEADER - extension_size
-    if clip.codec == "H264":
+    payload_type = PT_H264 if clip.codec == "H264" else PT_H265
+    if config.rtp_annexb:
+        payloads = [b"\x00\x00\x00\x01" + nal for nal in frame.nals]
+    elif clip.codec == "H264":
         payloads = packetize_h264(frame.nals, max_payload, config.rtp_aggregate)
-        payload_type = PT_H264
     else:
         payloads = packetize_h265(frame.nals, max_payload, config.rtp_aggregate)
-        payload_type = PT_H265
     timestamp = round(capture * VIDEO_CLOCK)
     packets = []
     for number, payload in enumerate(payloads):

@@ -230,10 +230,6 @@ def _response(
     )
 
 
-def _ack() -> web.Response:
-    return _response(_html_lines("OK"))
-
-
 class PartWriter:
     """Writes multipart parts of a streamed answer, applying the stream fault knobs."""
 
@@ -579,13 +575,25 @@ class NvrSimulator:
             raise BadRequestError(f"camera {camera} is not registered")
         return camera
 
+    def _text(
+        self, text: str, content_type: str = "text/html", header: str = "Content-type"
+    ) -> web.Response:
+        """A text answer, with bare LF line ends when so configured."""
+        if self.config.bare_lf:
+            text = text.replace("\r\n", "\n")
+        return _response(text.encode(), content_type, header=header)
+
+    def _ack(self) -> web.Response:
+        """The answer to commands whose answer the spec does not show."""
+        return self._text("<HTML>\r\nOK\r\n</HTML>\r\n")
+
     def _session_lost(self) -> web.Response:
         answer = self.config.invalid_uid_answer
         if answer == "403":
             return _response(_html_lines("403 Forbidden"), status=403)
         if answer == "empty":
             return _response(b"")
-        return _response(session_lost_page(self.config.model).encode())
+        return self._text(session_lost_page(self.config.model))
 
     def _garbage(self, cgi: str) -> web.Response:
         size = self._rng.randint(64, 512)
@@ -683,17 +691,17 @@ class NvrSimulator:
         session, evicted = self.sessions.issue()
         if evicted is not None:
             _LOGGER.debug("UID %s evicted by a new login", evicted.uid)
-        return _response(login_page(self.config.model, session.uid).encode())
+        return self._text(login_page(self.config.model, session.uid))
 
     async def _logout(self, request: web.Request, params: Params) -> web.StreamResponse:
         if not self.sessions.logout(params.require("UID")):
             raise SessionLostError
-        return _ack()
+        return self._ack()
 
     async def _status(self, request: web.Request, params: Params) -> web.StreamResponse:
         self._session(params)
         params.fixed("PC", "AS60")
-        return _ack()
+        return self._ack()
 
     # ------------------------------------------------------------------ recorder control
 
@@ -707,10 +715,10 @@ class NvrSimulator:
             if session.playback.active:
                 raise BadRequestError("stop playback before setting up live on this UID")
             session.live_ready = True
-            return _ack()
+            return self._ack()
         if "PLAYCMD" in params:
             self._playcmd(session, params)
-            return _ack()
+            return self._ack()
         if "MASK" in params:
             params.fixed("PC", "AS60")
             mask = params.require("MASK")
@@ -719,9 +727,9 @@ class NvrSimulator:
             session.playback.mask = frozenset(
                 pos + 1 for pos, digit in enumerate(mask) if digit == "1"
             )
-            return _ack()
+            return self._ack()
         if "HTML" in params:
-            return _ack()
+            return self._ack()
         raise BadRequestError("hdrctl.cgi needs SCREEN, MASK or PLAYCMD")
 
     def _playcmd(self, session: Session, params: Params) -> None:
@@ -770,7 +778,7 @@ class NvrSimulator:
         port = None
         if "PORT" in params:
             port = params.integer("PORT", 1, 65535)
-        else:
+        elif command == "START" or "INTERNETMODE" in params:
             params.fixed("INTERNETMODE", "ON")
         kind = "audio" if comp == "AUDIO" else "video"
         if command == "STOP":
@@ -779,7 +787,7 @@ class NvrSimulator:
                 handle = session.streams.pop(key, None)
                 if handle is not None:
                     handle.stop()
-            return _ack()
+            return self._ack()
         if self.faults.push_start_204:
             return web.Response(status=204)
         handle = self._new_stream(session, camera, comp, port)
@@ -788,7 +796,7 @@ class NvrSimulator:
             handle.task = asyncio.create_task(self._udp_stream(session, handle, host, port))
             self._stream_tasks.add(handle.task)
             handle.task.add_done_callback(self._stream_tasks.discard)
-            return _ack()
+            return self._ack()
         return await self._http_stream(request, session, handle)
 
     def _new_stream(
@@ -995,7 +1003,7 @@ class NvrSimulator:
             state.pan, state.tilt, state.zoom = pan or 0, tilt or 0, zoom or 0
             if pan or tilt or zoom:
                 state.moves += 1
-        return _ack()
+        return self._ack()
 
     async def _camctl(self, request: web.Request, params: Params) -> web.StreamResponse:
         self._session(params)
@@ -1033,7 +1041,7 @@ class NvrSimulator:
         else:
             raise BadRequestError(f"unknown CMD={command}")
         state.commands.append(" ".join([command, *controls, *params.getall("NO")]))
-        return _ack()
+        return self._ack()
 
     # ------------------------------------------------------------------ information
 
@@ -1043,7 +1051,7 @@ class NvrSimulator:
         log = self.error_log if kind == "ERR" else self.event_log
         params.fixed("HTML", "as_errorlog.html" if kind == "ERR" else "as_eventlog.html")
         text = log_list_text(kind, log.lines(self.tz), self.config.log_wrap_width)
-        return _response(text.encode())
+        return self._text(text)
 
     async def _getinfo(self, request: web.Request, params: Params) -> web.StreamResponse:
         params.fixed("FILE", "2")
@@ -1051,7 +1059,7 @@ class NvrSimulator:
         text = camera_connection_text(
             self.cameras.snapshot(), self.config.max_uids, self.sessions.count
         )
-        return _response(text.encode(), header="Content-Type")
+        return self._text(text, header="Content-Type")
 
     async def _recordedtime(self, request: web.Request, params: Params) -> web.StreamResponse:
         now = time.time()
@@ -1067,7 +1075,7 @@ class NvrSimulator:
             )
             for disk in self.config.disks
         ]
-        return _response(hdd_text(lines).encode(), "text/plain")
+        return self._text(hdd_text(lines), "text/plain")
 
     # ------------------------------------------------------------------ download
 

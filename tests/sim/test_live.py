@@ -503,3 +503,17 @@ async def test_camera_status_changes_at_run_time(nvr_sim: NvrSimulator) -> None:
         nvr_sim.set_camera_status(17, 1)
     with pytest.raises(ValueError, match="0, 1 or 2"):
         nvr_sim.set_camera_status(1, 5)
+
+
+async def test_annexb_payload_knob_and_stop_without_internetmode() -> None:
+    config = SimulatorConfig(rtp_annexb=True, **FAST)
+    async with NvrSimulator(config) as sim, client_session(sim) as session:
+        uid = await login(session, sim)
+        await setup_live(session, sim, uid)
+        async with live(session, sim, uid, 1, "H264") as response:
+            parts = await collect_parts(response, 12)
+            stop = (("UID", uid), ("CAM", "1"), ("CMD", "STOP"), ("COMP", "H264"))
+            assert (await get_text(session, sim, "push.cgi", *stop))[0] == 200
+    payloads = [parse_rtp(part.body).payload for part in parts]
+    assert all(payload.startswith(b"\x00\x00\x00\x01") for payload in payloads)
+    assert payloads[0][4] & 0x1F == 9

@@ -221,3 +221,18 @@ async def test_custom_disks() -> None:
     assert lines[3].startswith("MAIN-1,2000GB,10GB,")
     assert ",1," in lines[3]
     assert lines[4] == "EXT1-1,8000GB(X),8000GB,.....,"
+
+
+async def test_bare_lf_knob() -> None:
+    async with NvrSimulator(SimulatorConfig(bare_lf=True)) as sim, client_session(sim) as session:
+        uid = await login(session, sim)
+        for cgi, params in (
+            ("recordedtime.cgi", ()),
+            ("as_getinfo.cgi", (("FILE", "2"),)),
+            ("status.cgi", (("UID", uid), ("PC", "AS60"))),
+            ("loglist.cgi", loglist(uid, "EVENT")),
+            ("dlogin.cgi", (("UID", "-1"),)),
+        ):
+            _, text = await get_text(session, sim, cgi, *params)
+            assert "\n" in text
+            assert "\r" not in text
