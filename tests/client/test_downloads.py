@@ -24,6 +24,12 @@ from ipro_sim import NvrSimulator, SimulatorConfig
 from .conftest import ClientMaker, queries, requests_to
 
 
+@pytest.fixture
+def sim_config() -> SimulatorConfig:
+    """Files split every 30 minutes, whatever the simulator's default."""
+    return SimulatorConfig(download_file_seconds=1800.0)
+
+
 def minute(offset: float) -> datetime:
     """Return now minus ``offset`` minutes, on a whole minute."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -258,7 +264,7 @@ async def test_cancelled_download_leaves_nothing(
         if await asyncio.to_thread(listing, tmp_path):
             break
         await asyncio.sleep(0.01)
-    assert nvr_sim.active_downloads == 1
+    assert nvr_sim.active_downloads == 1, (task, await asyncio.to_thread(listing, tmp_path))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
