@@ -89,11 +89,16 @@ class AuthServer:
         )
 
 
+async def bare_401(request: web.Request) -> web.Response:
+    return web.Response(status=401)
+
+
 @pytest.fixture
 async def auth_server(socket_enabled: None) -> AsyncIterator[tuple[AuthServer, str]]:
     server = AuthServer()
     app = web.Application()
     app.router.add_get("/cgi-bin/{name}", server.handle)
+    app.router.add_get("/bare401", bare_401)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -193,6 +198,9 @@ async def test_challenge_scheme_of_plain_responses(
         async with session.get(f"{base}/cgi-bin/a.cgi") as response:
             assert challenge_scheme(response) == "digest"
         async with session.get(f"{base}/missing") as response:
+            assert challenge_scheme(response) is None
+        async with session.get(f"{base}/bare401") as response:
+            assert response.status == 401
             assert challenge_scheme(response) is None
 
 

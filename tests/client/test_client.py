@@ -13,12 +13,15 @@ import pytest
 from custom_components.ipro_nvr.aioipro import (
     CameraStatus,
     IproAuthError,
+    IproBusyError,
     IproConnectionError,
     IproNoFreeSessionError,
+    IproProtocolError,
     IproSessionLostError,
     IproTimeoutError,
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
+from custom_components.ipro_nvr.aioipro.session import SessionRole, UidSession, mask_uid
 from ipro_sim import NvrSimulator, SimulatorConfig
 
 from .conftest import ClientMaker, queries, requests_to
@@ -248,3 +251,41 @@ async def test_credentials_and_uids_stay_out_of_logs(
     assert "12345" not in client_logs
     for uid in uids:
         assert uid not in client_logs
+
+
+async def test_https_client_against_http_port(make_client: ClientMaker) -> None:
+    client = make_client(ssl=True)
+    with pytest.raises(IproConnectionError, match="TLS handshake"):
+        await client.login()
+
+
+async def test_login_answered_with_an_error(client: IproClient, nvr_sim: NvrSimulator) -> None:
+    nvr_sim.faults.fail_path("dlogin.cgi", 500)
+    with pytest.raises(IproProtocolError, match="HTTP 500"):
+        await client.login()
+
+
+async def test_commands_without_uid_refused(client: IproClient, nvr_sim: NvrSimulator) -> None:
+    nvr_sim.faults.fail_path("recordedtime.cgi", 503)
+    with pytest.raises(IproBusyError, match="busy"):
+        await client.get_hdd_info()
+    nvr_sim.faults.fail_path("recordedtime.cgi", 500)
+    with pytest.raises(IproProtocolError, match="HTTP 500"):
+        await client.get_hdd_info()
+
+
+async def test_closed_client_leaves_a_playing_playback_quietly(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    async with client.playback() as playback:
+        await playback.mask([1])
+        await playback.play()
+        await client.close()
+    # No STOP after close(): the UID is gone with the logout.
+    assert [dict(q).get("PLAYCMD") for q in queries(nvr_sim, "hdrctl.cgi")] == [None, "PLAY"]
+
+
+def test_session_repr_masks_the_uid() -> None:
+    session = UidSession(role=SessionRole.LIVE, uid="1234567890123")
+    assert repr(session) == "<UidSession live uid=***23 users=0>"
+    assert mask_uid(None) == "<none>"

@@ -15,7 +15,9 @@ from custom_components.ipro_nvr.aioipro import (
     IproCodecError,
     IproConnectionError,
     IproNoRecordingError,
+    IproProtocolError,
     IproSessionLostError,
+    downloads,
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
 from custom_components.ipro_nvr.aioipro.downloads import split_windows
@@ -300,3 +302,29 @@ def test_split_windows() -> None:
         split_windows(start, start)
     with pytest.raises(ValueError, match="aware"):
         split_windows(start.replace(tzinfo=None), start)
+
+
+def test_file_names_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(source: Path, target: Path) -> None:
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(downloads.os, "link", no_links)
+    (tmp_path / "clip.mp4").write_bytes(b"mine")
+    temp = tmp_path / "clip.tmp"
+    temp.write_bytes(b"new")
+    placed = downloads._place(temp, tmp_path, "clip.mp4")
+    assert placed == tmp_path / "clip-1.mp4"
+    assert placed.read_bytes() == b"new"
+    assert listing(tmp_path) == ["clip-1.mp4", "clip.mp4"]
+
+
+def test_too_many_files_of_one_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downloads, "MAX_NAME_SUFFIX", 3)
+    for name in ("clip.mp4", "clip-1.mp4", "clip-2.mp4", "clip.tmp", "clip-1.tmp", "clip-2.tmp"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(IproProtocolError, match="Too many files"):
+        downloads._create_exclusive(tmp_path, "clip.tmp")
+    other = tmp_path / "other"
+    other.write_bytes(b"x")
+    with pytest.raises(IproProtocolError, match="Too many files"):
+        downloads._place(other, tmp_path, "clip.mp4")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import socket
 from typing import cast
 
 import av
@@ -15,10 +16,13 @@ from custom_components.ipro_nvr.aioipro import (
     AudioFrame,
     IproBusyError,
     IproConnectionError,
+    IproProtocolError,
+    IproSessionLostError,
     JpegFrame,
     VideoCodec,
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
+from custom_components.ipro_nvr.aioipro.live import DropBuffer
 from custom_components.ipro_nvr.aioipro.muxer import aac_channels, adts_frame
 from ipro_sim import NvrSimulator, SimulatorConfig
 
@@ -187,3 +191,104 @@ async def test_close_ends_open_streams(make_client: ClientMaker, nvr_sim: NvrSim
     assert [dict(q)["CMD"] for q in queries(nvr_sim, "push.cgi")] == ["START"]
     assert len(requests_to(nvr_sim, "logout.cgi")) == 1
     assert nvr_sim.sessions.count == 0
+
+
+async def test_live_setup_refused(client: IproClient, nvr_sim: NvrSimulator) -> None:
+    nvr_sim.faults.fail_path("hdrctl.cgi", 500)
+    with pytest.raises(IproSessionLostError, match="live session right after login"):
+        async with client.live_video(1):
+            pass
+    # The camera slot is free again.
+    nvr_sim.faults.reset()
+    async with client.live_video(1) as stream:
+        assert await take(stream, 1)
+
+
+async def test_stop_failure_does_not_mask_the_exit(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    async with client.live_jpeg(1) as frames:
+        await take(frames, 1)
+        nvr_sim.faults.reject_credentials = True
+    pushes = [(dict(r.query)["CMD"], r.status) for r in nvr_sim.requests if r.cgi == "push.cgi"]
+    assert pushes[0] == ("START", 200)
+    assert pushes[-1] == ("STOP", 401)
+    nvr_sim.faults.reset()
+
+
+async def test_malformed_stream_ends_with_the_error(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    nvr_sim.faults.huge_content_length = True
+    with pytest.raises(IproProtocolError, match="over the limit"):
+        async with client.live_video(1) as stream:
+            await take(stream, 10)
+
+
+async def test_rtp_port_in_use(client: IproClient, nvr_sim: NvrSimulator) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(IproConnectionError, match=f"UDP port {port}"):
+            async with client.live_rtp(1, VideoCodec.H264, port, bind_host="127.0.0.1"):
+                pass
+    assert requests_to(nvr_sim, "push.cgi") == []
+
+
+async def test_rtp_ignores_stray_datagrams(client: IproClient) -> None:
+    async with client.live_rtp(1, VideoCodec.H264, 0, bind_host="127.0.0.1") as stream:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"not rtp", ("127.0.0.1", stream.port))
+            audio = bytes([0x80, 97, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]) + b"aac"
+            sender.sendto(audio, ("127.0.0.1", stream.port))
+        units = await take(stream, 3)
+        assert stream.skipped_parts >= 1
+    assert all(isinstance(u, AccessUnit) for u in units)
+
+
+def test_codec_checks(client: IproClient) -> None:
+    with pytest.raises(ValueError, match="live_jpeg"):
+        client.live_video(1, VideoCodec.JPEG)
+    with pytest.raises(ValueError, match="RTP"):
+        client.live_rtp(1, VideoCodec.JPEG)
+
+
+async def test_drop_buffer_policy() -> None:
+    with pytest.raises(ValueError):
+        DropBuffer[int](0, start_at_keyframe=False)
+    buffer = DropBuffer[int](2, start_at_keyframe=True)
+    buffer.put(1, keyframe=False)  # before the first keyframe: dropped
+    buffer.put(2, keyframe=True)
+    buffer.put(3, keyframe=False)
+    buffer.put(4, keyframe=False)  # full: drop all, wait for a keyframe
+    buffer.put(5, keyframe=False)
+    buffer.put(6, keyframe=True)
+    buffer.put(7, keyframe=True)
+    buffer.put(8, keyframe=True)  # full, but a keyframe: it starts the new queue
+    assert buffer.dropped == 1 + 2 + 2 + 2
+    assert len(buffer) == 1
+    buffer.end(IproConnectionError("gone"))
+    buffer.put(9, keyframe=True)  # after the end: ignored
+    assert await buffer.get() == 8
+    with pytest.raises(IproConnectionError):
+        await buffer.get()
+
+
+class Stub:
+    aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+async def test_more_than_sixteen_streams_refused(client: IproClient) -> None:
+    hub = client._live
+    stubs = [Stub() for _ in range(16)]
+    for camera, stub in enumerate(stubs, 1):
+        hub.register(camera, stub)
+    assert len(hub) == 16
+    with pytest.raises(IproBusyError, match="16 live streams"):
+        hub.register(17, Stub())
+    hub.abort_all()
+    assert len(hub) == 0
+    assert all(stub.aborted for stub in stubs)

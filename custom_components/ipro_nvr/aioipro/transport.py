@@ -54,6 +54,7 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_KEEPALIVE_INTERVAL: Final = 45.0
 MAX_TEXT_BYTES: Final = 4 * 1024 * 1024
+READ_CHUNK: Final = 256 * 1024
 _HTTP_NO_CONTENT: Final = 204
 _HTTP_ERROR: Final = 400
 _HTTP_UNAUTHORIZED: Final = 401
@@ -191,17 +192,17 @@ class Transport:
         self, response: aiohttp.ClientResponse, command: CgiCommand, limit: int | None = None
     ) -> bytes:
         """Read a whole body, mapping transport failures; ``limit`` caps text answers."""
+        body = bytearray()
         try:
-            if limit is None:
-                return await response.read()
-            body = await response.content.read(limit + 1)
+            async for chunk in response.content.iter_chunked(READ_CHUNK):
+                body += chunk
+                if limit is not None and len(body) > limit:
+                    raise IproProtocolError(
+                        f"The NVR's answer to {command.cgi} is larger than {limit} bytes."
+                    )
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             raise self._error(err, command) from err
-        if len(body) > limit:
-            raise IproProtocolError(
-                f"The NVR's answer to {command.cgi} is larger than {limit} bytes."
-            )
-        return body
+        return bytes(body)
 
     async def check_stream_start(
         self, response: aiohttp.ClientResponse, command: CgiCommand
