@@ -10,9 +10,6 @@ from __future__ import annotations
 from typing import Any, Final
 
 from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
-from homeassistant.components.device_automation.exceptions import (
-    InvalidDeviceAutomationConfig,
-)
 from homeassistant.components.homeassistant.triggers import event as event_trigger
 from homeassistant.const import (
     CONF_DEVICE_ID,
@@ -54,17 +51,12 @@ TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 def _device_filter(hass: HomeAssistant, device_id: str) -> dict[str, str]:
     """Return the event data that selects a device's entries.
 
-    The NVR device takes every entry of its config entry; a camera device those sent
-    with its own device id.
+    The NVR device (identified by its config entry id) takes every entry of its NVR; a
+    camera device those sent with its own device id. Home Assistant checked that the
+    device exists and belongs to this integration before asking.
     """
     device = dr.async_get(hass).async_get(device_id)
-    if device is None or not any(domain == DOMAIN for domain, _ in device.identifiers):
-        raise InvalidDeviceAutomationConfig(
-            translation_domain=DOMAIN,
-            translation_key="device_not_found",
-            translation_placeholders={"device": device_id},
-        )
-    if (DOMAIN, device.config_entry_id) in device.identifiers:
+    if device is not None and (DOMAIN, device.config_entry_id) in device.identifiers:
         return {ATTR_ENTRY_ID: device.config_entry_id}
     return {ATTR_DEVICE_ID: device_id}
 
@@ -77,7 +69,6 @@ async def async_validate_trigger_config(hass: HomeAssistant, config: ConfigType)
 
 async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
     """List a trigger per log and event type for the NVR and for each camera."""
-    _device_filter(hass, device_id)
     return [
         {
             CONF_PLATFORM: "device",
