@@ -22,7 +22,7 @@ from .const import LogEventType
 type Identity = tuple[str, bool, str, str]
 
 _RECOVERED = re.compile(r"RECOVER|RESTOR")
-_COMMUNICATION = re.compile(r"COMMUNICATION|\bCOMM\b|DISCONNECT|VIDEO ?LOSS")
+_COMMUNICATION = re.compile(r"COMMUNICATION|\bCOMM\b|DISCONNECT|\bLOSS\b")
 _MOTION = re.compile(r"VMD|MOTION|\bAMD\b")
 _ALARM = re.compile(r"ALARM|\bTRM\b|TERMINAL|\(COM\)|\bSCD\b|SENSOR")
 _RECORDING = re.compile(r"\bREC\b|RECORD|HDD|DISK|RAID|\bEXT\d")
