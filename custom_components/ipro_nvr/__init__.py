@@ -23,6 +23,7 @@ from .util import create_client, translation_key
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.CAMERA,
     Platform.EVENT,
     Platform.SELECT,
     Platform.SENSOR,

@@ -24,6 +24,11 @@ MAX_STATUS_INTERVAL: Final = 3600
 MIN_HDD_INTERVAL: Final = 60
 MAX_HDD_INTERVAL: Final = 86400
 
+# Option: the live codec to ask cameras for first ("H264" or "H265"); a camera that
+# streams the other one is found out and asked for that instead.
+CONF_VIDEO_CODEC: Final = "video_codec"
+DEFAULT_VIDEO_CODEC: Final = "H264"
+
 # Bus event fired once per new log entry, and its data keys.
 EVENT_IPRO_NVR: Final = "ipro_nvr_event"
 ATTR_LOG: Final = "log"

@@ -10,6 +10,7 @@ from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
 from .aioipro.models import LogEntry, LogList
+from .camera import live_media
 from .data import IproNvrConfigEntry
 
 # The unique id carries the host; "uid" is the NVR's session id wherever it shows.
@@ -60,6 +61,12 @@ async def async_get_config_entry_diagnostics(
                 "status": {str(n): status.name for n, status in state.cameras.cameras.items()},
                 "max_uid": state.cameras.max_uid,
                 "used_uid": state.cameras.used_uid,
+                # Codec each camera was found to stream, JPEG or not, restream state.
+                "live": (
+                    {str(n): media.diagnostics(n) for n in state.cameras.registered}
+                    if (media := live_media(hass, entry)) is not None
+                    else None
+                ),
             },
             "disks": [
                 {

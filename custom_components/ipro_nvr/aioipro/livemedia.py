@@ -15,9 +15,9 @@ the bytes turn out to be (H.264 or H.265) is what the camera streams.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 import logging
 from typing import Any, Final, Protocol
@@ -266,6 +266,13 @@ class LiveMedia:
         await asyncio.gather(*(feed.stop() for feed in self._feeds.values()))
         await self.restreamer.stop()
 
+    async def release(self, camera: int) -> None:
+        """Close the camera's streams (its entity goes away while the client is open)."""
+        if (feed := self._feeds.pop(camera, None)) is not None:
+            await feed.stop()
+        await self.restreamer.release(camera)
+        self._stills.pop(camera, None)
+
     # Video
 
     def configure(self, camera: int, codec: VideoCodec, *, audio: bool = False) -> None:
@@ -381,7 +388,7 @@ class LiveMedia:
         self._stills[camera] = (keyframe.number, jpeg)
         return jpeg
 
-    async def frames(self, camera: int) -> AsyncIterator[bytes]:
+    async def frames(self, camera: int) -> AsyncGenerator[bytes]:
         """Yield the camera's pictures as they come, for an MJPEG stream.
 
         From the JPEG stream at its frame rate when it can run; else one picture per
@@ -400,6 +407,14 @@ class LiveMedia:
             jpeg = await self._still(camera, after=keyframe)
             keyframe = self._stills[camera][0]
             yield jpeg
+
+    def diagnostics(self, camera: int) -> dict[str, Any]:
+        """Return a camera's media state as plain data (codec found, JPEG, restream)."""
+        stats = self.restreamer.stats(camera)
+        return {
+            **asdict(self.info(camera)),
+            "restream": None if stats is None else asdict(stats),
+        }
 
     def info(self, camera: int) -> CameraMediaInfo:
         """Return what is known about a camera's live media."""

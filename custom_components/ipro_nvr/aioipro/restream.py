@@ -615,6 +615,12 @@ class Restreamer:
             stream.settings = settings
         return f"http://{self.host}:{self.port}/{self._token}/{camera}.ts"
 
+    async def release(self, camera: int) -> None:
+        """Stop the camera's NVR stream, end its viewers and forget its URL."""
+        stream = self._streams.pop(camera, None)
+        if stream is not None and (task := stream.stop()) is not None:
+            await asyncio.wait([task])
+
     def stats(self, camera: int) -> StreamStats | None:
         """Return the state of a registered camera's restream."""
         stream = self._streams.get(camera)
