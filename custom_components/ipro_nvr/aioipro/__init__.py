@@ -1,6 +1,8 @@
 """Asynchronous client for i-PRO network disk recorders (CGI command interface 1.5R1)."""
 
 from .audio import parse_live_audio, parse_rtp_audio
+from .auth import IproAuth
+from .client import IproClient
 from .download import parse_download_part, safe_file_name
 from .errors import (
     IproAuthError,
@@ -16,6 +18,7 @@ from .errors import (
 )
 from .h26x import Depacketizer, H264Depacketizer, H265Depacketizer, depacketizer_for
 from .jpeg import parse_live_jpeg
+from .live import LiveJpegStream, LiveRtpStream, LiveVideoStream
 from .models import (
     AccessUnit,
     AudioCodec,
@@ -44,7 +47,9 @@ from .models import (
     VideoCodec,
 )
 from .multipart import Part, boundary_from_content_type, iter_parts
+from .pacer import Lane, Pacer, SentCommand
 from .playback import parse_playback_audio, parse_playback_gop
+from .playback_session import PlaybackSession
 from .rtp import parse_rtp
 from .text import (
     format_download_time,
@@ -74,8 +79,10 @@ __all__ = [
     "H264Depacketizer",
     "H265Depacketizer",
     "HddInfo",
+    "IproAuth",
     "IproAuthError",
     "IproBusyError",
+    "IproClient",
     "IproCodecError",
     "IproConnectionError",
     "IproError",
@@ -86,16 +93,23 @@ __all__ = [
     "IproTimeoutError",
     "IrisAction",
     "JpegFrame",
+    "Lane",
+    "LiveJpegStream",
+    "LiveRtpStream",
+    "LiveVideoStream",
     "LogEntry",
     "LogList",
     "LogType",
     "NvrInfo",
+    "Pacer",
     "Part",
     "PlaybackAudio",
     "PlaybackGop",
     "PlaybackPicture",
+    "PlaybackSession",
     "RecorderInfo",
     "RtpPacket",
+    "SentCommand",
     "TimeInfo",
     "VideoCodec",
     "boundary_from_content_type",

@@ -341,9 +341,6 @@ class _RtpReceiver(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         self._stream.packet_received(data)
 
-    def error_received(self, exc: Exception) -> None:
-        _LOGGER.debug("UDP error on the RTP socket: %s", exc)
-
 
 class LiveRtpStream(LiveStream[AccessUnit]):
     """Live H.264/H.265 sent by the NVR as RTP to a local UDP port (``PORT=``)."""
