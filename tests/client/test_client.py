@@ -21,6 +21,7 @@ from custom_components.ipro_nvr.aioipro import (
     IproTimeoutError,
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
+from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from custom_components.ipro_nvr.aioipro.session import SessionRole, UidSession, mask_uid
 from ipro_sim import NvrSimulator, SimulatorConfig
 
@@ -289,3 +290,22 @@ def test_session_repr_masks_the_uid() -> None:
     session = UidSession(role=SessionRole.LIVE, uid="1234567890123")
     assert repr(session) == "<UidSession live uid=***23 users=0>"
     assert mask_uid(None) == "<none>"
+
+
+async def test_real_spacing_of_three_seconds(
+    make_client: ClientMaker, nvr_sim: NvrSimulator
+) -> None:
+    client = make_client(pacer=Pacer())
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await client.login()
+    # Camera control has its own 0.2 s lane: it does not wait for the 3 s one.
+    await asyncio.gather(client.get_event_log(), client.ptz(1, pan=5), client.ptz(1))
+    await client.close()
+    elapsed = loop.time() - start
+    assert 6.0 <= elapsed < 7.5
+    nvr_sim.assert_paced(3.0, 0.2)
+    control = [r.time for r in nvr_sim.requests if r.cgi == "directctrl.cgi"]
+    login = next(r.time for r in nvr_sim.requests if r.cgi == "dlogin.cgi" and r.status == 200)
+    assert control[0] - login < 1.0
+    assert control[1] - control[0] >= 0.2 - 0.01
