@@ -17,12 +17,15 @@ from homeassistant.components.camera import (
     CameraEntityFeature,
     async_get_image,
     async_get_stream_source,
+    get_camera_from_entity_id,
 )
+from homeassistant.components.stream import HLS_PROVIDER
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -239,3 +242,23 @@ async def test_unload_stops_every_stream(
     assert ("STOP", "H264") in pushes(nvr_sim, 1)
     with pytest.raises(av.error.FFmpegError):  # the restream is gone with the entry
         await viewer
+
+
+async def test_home_assistant_stream_worker_plays_the_restream(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, nvr_sim: NvrSimulator
+) -> None:
+    assert await async_setup_component(hass, "stream", {})
+    camera = get_camera_from_entity_id(hass, camera_entity(hass, 1))
+    stream = await camera.async_create_stream()
+    assert stream is not None
+    output = stream.add_provider(HLS_PROVIDER)
+    await stream.start()
+    try:
+        await wait_for(lambda: len(output.get_segments()) >= 2, within=20)
+        first = output.get_segments()[0]
+        assert first.complete
+        assert first.duration == pytest.approx(6.0)  # HA's segment length, in media time
+        assert stream.get_diagnostics()["video_codec"] == "h264"
+    finally:
+        await stream.remove_provider(output)  # stops the worker too
+    assert pushes(nvr_sim, 1) == [("START", "H264")]
