@@ -6,15 +6,15 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
 from .aioipro.models import LogEntry, LogList
 from .camera import live_media
 from .data import IproNvrConfigEntry
 
-# The unique id carries the host; "uid" is the NVR's session id wherever it shows.
-TO_REDACT = {CONF_HOST, CONF_PASSWORD, CONF_USERNAME, "unique_id", "uid"}
+# The unique id carries host and port; "uid" is the NVR's session id wherever it shows.
+TO_REDACT = {CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME, "unique_id", "uid"}
 LOG_ENTRIES_SHOWN = 20
 
 

@@ -28,6 +28,8 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from custom_components.ipro_nvr.const import DOMAIN
@@ -66,6 +68,16 @@ def fast_pacer(pacer_intervals: tuple[float, float]) -> Generator[list[Pacer]]:
 
     with patch("custom_components.ipro_nvr.util.new_pacer", new_pacer):
         yield pacers
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots that know Home Assistant's types (states, registry entries, flows).
+
+    Both syrupy and the Home Assistant plugin define ``snapshot``; this makes sure the
+    Home Assistant extension (ids masked, registry entries as dicts) is the one used.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)
