@@ -244,12 +244,22 @@ async def test_unload_stops_every_stream(
         await viewer
 
 
+@pytest.mark.parametrize(
+    ("entry_options", "camera", "codec"),
+    [({}, 1, "h264"), ({CONF_VIDEO_CODEC: "H265"}, 3, "hevc")],
+    ids=["h264", "h265"],
+)
 async def test_home_assistant_stream_worker_plays_the_restream(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, nvr_sim: NvrSimulator
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    nvr_sim: NvrSimulator,
+    camera: int,
+    codec: str,
 ) -> None:
     assert await async_setup_component(hass, "stream", {})
-    camera = get_camera_from_entity_id(hass, camera_entity(hass, 1))
-    stream = await camera.async_create_stream()
+    stream = await get_camera_from_entity_id(
+        hass, camera_entity(hass, camera)
+    ).async_create_stream()
     assert stream is not None
     output = stream.add_provider(HLS_PROVIDER)
     await stream.start()
@@ -258,7 +268,7 @@ async def test_home_assistant_stream_worker_plays_the_restream(
         first = output.get_segments()[0]
         assert first.complete
         assert first.duration == pytest.approx(6.0)  # HA's segment length, in media time
-        assert stream.get_diagnostics()["video_codec"] == "h264"
+        assert stream.get_diagnostics()["video_codec"] == codec
     finally:
         await stream.remove_provider(output)  # stops the worker too
-    assert pushes(nvr_sim, 1) == [("START", "H264")]
+    assert len([push for push in pushes(nvr_sim, camera) if push[0] == "START"]) == 1
