@@ -140,13 +140,26 @@ async def test_lost_uid_logs_in_again_once(client: IproClient, nvr_sim: NvrSimul
     assert loglists[0].uid != loglists[1].uid
 
 
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(uid_lifetime=0.03)], ids=["short-uid"])
 async def test_lost_uid_twice_raises(client: IproClient, nvr_sim: NvrSimulator) -> None:
+    # Every UID dies before its next use: one new login and one retry, then an error.
     await client.login()
-    nvr_sim.faults.fail_path("loglist.cgi", 500)
     with pytest.raises(IproSessionLostError, match="dropped the control session again"):
         await client.get_error_log()
     assert len(queries(nvr_sim, "dlogin.cgi")) == 2
     assert len(requests_to(nvr_sim, "loglist.cgi")) == 2
+
+
+async def test_http_error_on_a_valid_uid_keeps_the_session(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    await client.login()
+    nvr_sim.faults.fail_path("loglist.cgi", 500)
+    with pytest.raises(IproProtocolError, match=re.escape("refused loglist.cgi with HTTP 500")):
+        await client.get_error_log()
+    # A keep-alive showed the UID valid: no new login.
+    assert len(queries(nvr_sim, "dlogin.cgi")) == 1
+    assert len(requests_to(nvr_sim, "status.cgi")) == 1
 
 
 async def test_lost_uid_on_camera_control(client: IproClient, nvr_sim: NvrSimulator) -> None:

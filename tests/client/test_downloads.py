@@ -16,7 +16,6 @@ from custom_components.ipro_nvr.aioipro import (
     IproConnectionError,
     IproNoRecordingError,
     IproProtocolError,
-    IproSessionLostError,
     downloads,
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
@@ -248,7 +247,7 @@ async def test_later_failure_removes_earlier_files(
     await until(lambda: len(requests_to(nvr_sim, "logout.cgi")) == 1)
     assert len(await asyncio.to_thread(listing, tmp_path)) == 2
     nvr_sim.faults.fail_path("httpdl.cgi", 500)
-    with pytest.raises(IproSessionLostError):
+    with pytest.raises(IproProtocolError, match=r"refused httpdl\.cgi"):
         await task
     assert listing(tmp_path) == []
 

@@ -292,3 +292,20 @@ async def test_more_than_sixteen_streams_refused(client: IproClient) -> None:
     hub.abort_all()
     assert len(hub) == 0
     assert all(stub.aborted for stub in stubs)
+
+
+@pytest.mark.parametrize(
+    "sim_config", [SimulatorConfig(audio_cameras=frozenset({2}))], ids=["cam1-mute"]
+)
+async def test_audio_refused_video_goes_on(client: IproClient, nvr_sim: NvrSimulator) -> None:
+    async with client.live_video(1, audio=True) as stream:
+        items = await take(stream, 5)
+        assert stream.audio is False
+    assert all(isinstance(i, AccessUnit) for i in items)
+    # Only the video is stopped; the live UID was not replaced.
+    assert [dict(q)["COMP"] + dict(q)["CMD"] for q in queries(nvr_sim, "push.cgi")] == [
+        "H264START",
+        "AUDIOSTART",
+        "H264STOP",
+    ]
+    assert len(queries(nvr_sim, "dlogin.cgi")) == 1

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import av
 import pytest
 
-from custom_components.ipro_nvr.aioipro import AudioCodec, IproSessionLostError, VideoCodec
+from custom_components.ipro_nvr.aioipro import AudioCodec, IproProtocolError, VideoCodec
 from custom_components.ipro_nvr.aioipro.client import IproClient
 from custom_components.ipro_nvr.aioipro.pacer import Lane
 from ipro_sim import NvrSimulator, SimulatorConfig
@@ -172,6 +172,7 @@ async def test_playback_uid_lost_resends_the_mask(
 async def test_gop_without_playback_is_an_error(client: IproClient, nvr_sim: NvrSimulator) -> None:
     async with client.playback() as playback:
         await playback.mask([1])
-        # camera.cgi before PLAY: the NVR refuses (HTTP 400) on any UID.
-        with pytest.raises(IproSessionLostError):
+        # camera.cgi before PLAY: the NVR refuses (HTTP 400) on a valid UID.
+        with pytest.raises(IproProtocolError, match=r"refused camera\.cgi with HTTP 400"):
             await playback.gop(1)
+    assert len(queries(nvr_sim, "dlogin.cgi")) == 1

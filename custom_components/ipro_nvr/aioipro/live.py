@@ -299,12 +299,18 @@ class LiveVideoStream(LiveStream[AccessUnit | AudioFrame]):
         )
         self._spawn(video, self._video_items, ends_stream=True)
         if self.audio:
-            # The spec allows audio only after video has started.
-            audio = await self._open(
-                commands.push_http(self.camera, True, AUDIO_COMP),
-                commands.push_http(self.camera, False, AUDIO_COMP),
-            )
-            self._spawn(audio, self._audio_items, ends_stream=False)
+            # The spec allows audio only after video has started. A camera without audio
+            # makes the NVR refuse it: the video goes on alone, ``audio`` turns False.
+            try:
+                audio = await self._open(
+                    commands.push_http(self.camera, True, AUDIO_COMP),
+                    commands.push_http(self.camera, False, AUDIO_COMP),
+                )
+            except (IproProtocolError, IproBusyError) as err:
+                _LOGGER.warning("Camera %s streams without audio: %s", self.camera, err)
+                self.audio = False
+            else:
+                self._spawn(audio, self._audio_items, ends_stream=False)
 
     def _video_items(self, part: Part) -> Iterable[tuple[AccessUnit | AudioFrame, bool]]:
         if part.content_type.startswith("audio/"):

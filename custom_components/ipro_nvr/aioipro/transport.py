@@ -12,7 +12,11 @@ recorder control, STOP, keep-alive): the spec does not show their answers, and a
 acknowledgement must not re-send a PTZ move. The transport then logs that session in
 again once and retries the request once; a second failure is
 :class:`~.errors.IproSessionLostError`. A session's ``generation`` makes concurrent
-requests that see the same loss log in only once.
+requests that see the same loss log in only once. An HTTP error status alone is
+ambiguous (the NVR also answers a bad request, such as audio of a camera without audio,
+with one), so the UID is first checked with a keep-alive: if it is still valid the
+request fails with :class:`~.errors.IproProtocolError` and the session is left alone -
+a new login would orphan the streams running on the shared live UID.
 
 Keep-alive: a UID dies 90 s after its last use, and open streams do not count as use.
 A background task, started with the first login and stopped by :meth:`close`, sends
@@ -62,7 +66,16 @@ _HTTP_UNAVAILABLE: Final = 503
 
 
 class UidLostError(Exception):
-    """Internal signal: the answer shows the UID is no longer valid."""
+    """Internal signal: the answer suggests the UID is no longer valid.
+
+    ``status`` is set when the sign is only an HTTP error status, which a bad request on
+    a valid UID gives too.
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None, cgi: str = "") -> None:
+        super().__init__(reason)
+        self.status = status
+        self.cgi = cgi
 
 
 class Transport:
@@ -210,7 +223,7 @@ class Transport:
         """Raise :class:`UidLostError` if a stream/data answer is an error or login page."""
         if response.status >= _HTTP_ERROR:
             response.release()
-            raise UidLostError(f"HTTP {response.status}")
+            raise UidLostError(f"HTTP {response.status}", status=response.status, cgi=command.cgi)
         if response.content_type.startswith("text/"):
             body = await self.read_body(response, command, MAX_TEXT_BYTES)
             response.release()
@@ -303,6 +316,11 @@ class Transport:
             try:
                 return await attempt(uid)
             except UidLostError as err:
+                if err.status is not None and await self._uid_alive(uid, session):
+                    raise IproProtocolError(
+                        f"The NVR at {self.where} refused {err.cgi} with HTTP {err.status}; "
+                        "the request is not supported for this camera or in this state."
+                    ) from None
                 if retry:
                     raise IproSessionLostError(
                         f"The NVR at {self.where} dropped the {session.role} session again "
@@ -313,11 +331,27 @@ class Transport:
                 await self._relogin(session, generation)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _uid_alive(self, uid: str, session: UidSession) -> bool:
+        """Ask whether ``uid`` is still valid, before an HTTP error costs a new login.
+
+        Logging in again replaces the session's UID; for the shared live UID that would
+        orphan every running stream, so an error status alone is checked first.
+        """
+        command = commands.keep_alive()
+        response = await self.request(command, uid, session)
+        async with response:
+            if response.status >= _HTTP_ERROR:
+                return False
+            body = await self.read_body(response, command, MAX_TEXT_BYTES)
+        return bool(body.strip()) and not is_login_page(body)
+
     async def _text_once(self, command: CgiCommand, uid: str, session: UidSession) -> str:
         response = await self.request(command, uid, session)
         async with response:
             if response.status >= _HTTP_ERROR:
-                raise UidLostError(f"HTTP {response.status}")
+                raise UidLostError(
+                    f"HTTP {response.status}", status=response.status, cgi=command.cgi
+                )
             body = await self.read_body(response, command, MAX_TEXT_BYTES)
         if command.expects_data and not body.strip():
             raise UidLostError("empty answer")
