@@ -88,12 +88,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: IproNvrConfigEntry) -> b
 
 async def async_unload_entry(hass: HomeAssistant, entry: IproNvrConfigEntry) -> bool:
     """Unload the platforms, stop polling, remember what was seen and log out."""
-    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
-        return False
-    data = entry.runtime_data
-    await data.coordinator.async_stop()
-    await data.client.close()
-    return True
+    if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        data = entry.runtime_data
+        await data.coordinator.async_stop()
+        await data.client.close()
+    return unload_ok
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: IproNvrConfigEntry) -> None:

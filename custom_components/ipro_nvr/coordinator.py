@@ -169,10 +169,6 @@ class IproNvrCoordinator(DataUpdateCoordinator[NvrState]):
         self._log_listeners.append(listener)
         return lambda: self._log_listeners.remove(listener)
 
-    def camera_device_id(self, camera: int) -> str | None:
-        """Return the device registry id of a registered camera."""
-        return self._camera_devices.get(camera)
-
     async def async_stop(self) -> None:
         """Stop polling, let a running poll finish, and write what was seen right away.
 
