@@ -6,6 +6,7 @@ clients get zero pacing intervals (the pacing itself is asserted in test_init).
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
@@ -182,3 +183,30 @@ async def test_camera_status_and_registration_changes(
     nvr_sim.set_camera_status(3, 1)
     await poll_status(hass, freezer)
     assert hass.states.get("binary_sensor.wj_nx400_camera_3_connection").state == STATE_ON
+
+
+async def test_poll_cadences_and_one_extra_command_per_refresh(
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    nvr_sim: NvrSimulator,
+) -> None:
+    """Event log every refresh; error log and cameras every 30 s; disks every 600 s."""
+    nvr_sim.requests.clear()
+    refreshes = 130  # 650 s at the default 5 s interval
+    for _ in range(refreshes):
+        await poll(hass, freezer)
+
+    asked = [
+        "event" if ("KIND", "EVENT") in r.query else "error" if r.cgi == "loglist.cgi" else r.cgi
+        for r in nvr_sim.requests
+        if r.status == 200
+    ]
+    assert asked.count("event") == refreshes
+    assert 20 <= asked.count("error") <= 22
+    assert 20 <= asked.count("as_getinfo.cgi") <= 22
+    assert asked.count("recordedtime.cgi") == 1
+    # Never more than one command besides the event log in a refresh.
+    assert all(
+        not (first != "event" and second != "event") for first, second in itertools.pairwise(asked)
+    )

@@ -21,7 +21,7 @@ from custom_components.ipro_nvr.aioipro.errors import (
     IproTimeoutError,
 )
 from custom_components.ipro_nvr.const import DOMAIN
-from custom_components.ipro_nvr.util import raise_translated_error
+from custom_components.ipro_nvr.util import new_pacer, raise_translated_error
 
 TRANSLATIONS = json.loads(
     (
@@ -63,3 +63,9 @@ async def test_client_errors_become_translated_errors(
     assert caught.value.translation_placeholders == {"error": str(error)}
     assert caught.value.__cause__ is error
     assert "{error}" in TRANSLATIONS["exceptions"][key]["message"]
+
+
+def test_clients_get_the_nvr_pacing_outside_tests() -> None:
+    pacer = new_pacer()
+    assert pacer.command_interval == 3.0
+    assert pacer.control_interval == 0.2
