@@ -213,6 +213,65 @@ class Api:
         return {state["entity_id"] for state in await self.get("/api/states")}
 
 
+async def _ws_call(ws: aiohttp.ClientWebSocketResponse, message: dict[str, Any]) -> Any:
+    """Send one websocket command and return its result."""
+    await ws.send_json(message)
+    while (answer := await ws.receive_json())["id"] != message["id"]:
+        pass
+    if not answer["success"]:
+        raise DemoError(f"{message['type']}: {answer['error']}")
+    return answer["result"]
+
+
+async def confirm_http(session: aiohttp.ClientSession, demo: Demo, token: str) -> None:
+    """Confirm the first start's HTTP settings, as Settings > System > Network asks one to.
+
+    Home Assistant imports the ``http:`` block of packages/demo_http.yaml once as a trial
+    and goes back to its defaults (every interface, port 8123) five minutes later unless
+    someone confirms it works. The block and the notice about it are then of no more use.
+    """
+    async with session.ws_connect(f"{demo.url.replace('http', 'ws', 1)}/api/websocket") as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": token})
+        if (await ws.receive_json())["type"] != "auth_ok":
+            raise DemoError("the websocket API refused the demo user's token")
+        config = await _ws_call(ws, {"id": 1, "type": "http/config"})
+        pending = config["pending"]
+        if config["active_config_type"] == "pending" and pending and not pending["error"]:
+            await _ws_call(ws, {"id": 2, "type": "http/config/promote"})
+            where = f"{pending['server_host']} port {pending['server_port']}"
+            log(f"confirmed the HTTP settings: {where}")
+            (demo.config_dir / "packages" / "demo_http.yaml").unlink(missing_ok=True)
+            await _ws_call(
+                ws,
+                {
+                    "id": 3,
+                    "type": "repairs/ignore_issue",
+                    "domain": "http",
+                    "issue_id": "deprecated_yaml",
+                    "ignore": True,
+                },
+            )
+            config = await _ws_call(ws, {"id": 4, "type": "http/config"})
+    if "127.0.0.1" not in (config["stable"].get("server_host") or []):
+        log(
+            "warning: Home Assistant listens on every interface (its HTTP settings were not "
+            "confirmed in time); delete the config folder's .storage/http to start over"
+        )
+
+
+async def remove_offline_casualties(api: Api) -> None:
+    """Remove what onboarding added but cannot work here (e.g. Google Translate TTS).
+
+    Finishing onboarding sets up a few integrations that need Python packages the demo
+    does not install or the internet; left alone they log errors at every start.
+    """
+    for entry in await api.get("/api/config/config_entries/entry"):
+        if entry["source"] == "onboarding" and entry["state"] in {"setup_error", "setup_retry"}:
+            log(f"removing {entry['title']!r}, set up by onboarding but unusable offline")
+            await api.delete(f"/api/config/config_entries/entry/{entry['entry_id']}")
+
+
 def _fill(schema: Iterable[Mapping[str, Any]], answers: Mapping[str, Any]) -> dict[str, Any]:
     """Answer a form: our values where we have one, else each field's default."""
     filled: dict[str, Any] = {}
@@ -331,7 +390,10 @@ def dashboard_entities(config_dir: Path) -> set[str]:
     found: set[str] = set()
     for path in sorted((config_dir / "dashboards").glob("*.yaml")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            found.update(ENTITY_ID.findall(line.partition("#")[0]))
+            text = line.partition("#")[0]
+            # `perform_action: button.press` names an action, not an entity.
+            if "action:" not in text:
+                found.update(ENTITY_ID.findall(text))
     return found
 
 
@@ -369,9 +431,11 @@ async def setup(demo: Demo, seconds: float) -> None:
         token = await onboard(session, demo)
         api = Api(session, demo.url, token)
         await api.wait_running(seconds)
+        await confirm_http(session, demo, token)
         await wait_for_http(session, f"http://{demo.nvr_host}:{demo.nvr_port}/", seconds)
         entry = await configure_nvr(api, demo)
         await configure_ptz(api, demo, entry["entry_id"])
+        await remove_offline_casualties(api)
         missing = await wait_entities(api, dashboard_entities(demo.config_dir), 30)
     if missing:
         log(f"the dashboard shows entities that do not exist: {', '.join(sorted(missing))}")
