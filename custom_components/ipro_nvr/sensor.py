@@ -89,6 +89,8 @@ DISK_SENSORS: tuple[IproDiskSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.DATA_SIZE,
         native_unit_of_measurement=UnitOfInformation.GIGABYTES,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # A constant of the disk; free space and used share are what change.
+        entity_registry_enabled_default=False,
         value_fn=lambda disk: disk.capacity_gb,
     ),
     IproDiskSensorEntityDescription(

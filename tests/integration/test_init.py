@@ -7,6 +7,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_ON, STATE_UNAVAI
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
     device_registry as dr,
+    entity_registry as er,
     issue_registry as ir,
 )
 from homeassistant.setup import async_setup_component
@@ -33,6 +34,9 @@ async def test_setup_unload_and_reload(
 ) -> None:
     assert hass.states.get(CAMERA_2).state == STATE_ON
     assert hass.states.get(SESSIONS).state == "1"
+    capacity = er.async_get(hass).async_get("sensor.wj_nx400_main_1_capacity")
+    assert capacity is not None
+    assert capacity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     nvr_sim.assert_paced(COMMAND_INTERVAL, CONTROL_INTERVAL)
     first_poll = [r.cgi for r in nvr_sim.requests if r.status == 200]
     assert first_poll == [

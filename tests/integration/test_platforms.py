@@ -32,6 +32,7 @@ def pacer_intervals() -> tuple[float, float]:
     return (0.0, 0.0)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("platform", [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR])
 async def test_platform_snapshot(
     hass: HomeAssistant,
