@@ -81,7 +81,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IproNvrConfigEntry) -> b
         await coordinator.async_stop()
         await client.close()
 
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop))
+    # Not listen_once: its remover complains when called on unload after the event fired.
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

@@ -1,6 +1,5 @@
 """Constants shared by the i-PRO NVR integration."""
 
-from datetime import timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -48,7 +47,6 @@ ISSUE_DISK_FAULT: Final = "disk_fault"
 ISSUE_NO_FREE_SESSION: Final = "no_free_session"
 
 REQUEST_TIMEOUT: Final = 10.0
-LOGOUT_TIMEOUT: Final = timedelta(seconds=10)
 
 
 class LogEventType(StrEnum):

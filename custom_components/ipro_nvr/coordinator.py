@@ -126,7 +126,8 @@ class IproNvrCoordinator(DataUpdateCoordinator[NvrState]):
             hass,
             _LOGGER,
             config_entry=entry,
-            name=DOMAIN,
+            # Log lines ("Error fetching ... data") name the NVR.
+            name=f"i-PRO NVR {entry.title}",
             update_interval=timedelta(
                 seconds=options.get(CONF_EVENT_LOG_INTERVAL, DEFAULT_EVENT_LOG_INTERVAL)
             ),
