@@ -411,10 +411,12 @@ class LiveMedia:
     def diagnostics(self, camera: int) -> dict[str, Any]:
         """Return a camera's media state as plain data (codec found, JPEG, restream)."""
         stats = self.restreamer.stats(camera)
-        return {
-            **asdict(self.info(camera)),
-            "restream": None if stats is None else asdict(stats),
-        }
+        restream = None
+        if stats is not None:
+            restream = asdict(stats)
+            # Error texts name the NVR's address, which diagnostics must not show.
+            restream["last_error"] = stats.last_error is not None
+        return {**asdict(self.info(camera)), "restream": restream}
 
     def info(self, camera: int) -> CameraMediaInfo:
         """Return what is known about a camera's live media."""
