@@ -70,6 +70,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IproNvrConfigEntry) -> b
     try:
         await coordinator.async_config_entry_first_refresh()
     except BaseException:
+        # Write what the failed first poll saw now, before a retry's coordinator starts.
+        await coordinator.async_stop()
         await client.close()
         raise
     entry.runtime_data = IproNvrData(
