@@ -51,7 +51,7 @@ from .aioipro.errors import IproError, IproNoRecordingError
 from .aioipro.models import DownloadedFile, DownloadKind
 from .const import ATTR_CAMERA, ATTR_DEVICE_ID, ATTR_ENTRY_ID, DOMAIN
 from .data import IproNvrConfigEntry
-from .devices import camera_from_identifiers
+from .devices import camera_from_identifiers, camera_identifier
 from .util import raise_translated_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -340,7 +340,7 @@ def _remove_files(paths: list[Path]) -> None:
 
 
 async def _async_download_cameras(
-    targets: list[CameraTarget], request: ClipRequest, written: list[Path]
+    hass: HomeAssistant, targets: list[CameraTarget], request: ClipRequest, written: list[Path]
 ) -> list[dict[str, Any]]:
     """Download the cameras one after the other; list each file written in ``written``.
 
@@ -355,7 +355,10 @@ async def _async_download_cameras(
             if len(targets) == 1:
                 raise
             continue
-        device_id = target.entry.runtime_data.coordinator.camera_device_id(target.camera)
+        device = dr.async_get(hass).async_get_device_by_identifier(
+            camera_identifier(target.entry, target.camera), target.entry.entry_id
+        )
+        device_id = device.id if device is not None else None
         rows += [
             {
                 ATTR_PATH: str(f.path),
@@ -381,7 +384,7 @@ async def async_download_clip(
     """
     written: list[Path] = []
     try:
-        rows = await _async_download_cameras(targets, request, written)
+        rows = await _async_download_cameras(hass, targets, request, written)
     except BaseException:
         await asyncio.shield(hass.async_add_executor_job(_remove_files, written))
         raise

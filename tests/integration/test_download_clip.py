@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Generator
+import contextlib
 from datetime import UTC, datetime, timedelta
 from functools import partial
 import itertools
@@ -50,8 +51,8 @@ def hass_config_dir(hass_tmp_config_dir: str) -> str:
 
 @pytest.fixture
 def sim_config() -> SimulatorConfig:
-    """Camera 3 records JPEG, which cannot become an MP4 (status 2)."""
-    return SimulatorConfig(seed=1, camera_codecs={3: "JPEG"})
+    """Camera 3 records JPEG, which cannot become an MP4 (status 2); files of 30 min."""
+    return SimulatorConfig(seed=1, camera_codecs={3: "JPEG"}, download_file_seconds=1800.0)
 
 
 @pytest.fixture(autouse=True)
@@ -398,6 +399,8 @@ async def test_at_most_two_downloads_at_once(
         )
     )
     watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
 
     assert most == 2
     assert [len(result["files"]) for result in results] == [1, 1, 1]
@@ -450,7 +453,7 @@ async def test_several_cameras_skip_one_without_recording(
     hass: HomeAssistant, nvr_sim: NvrSimulator, loaded_entry: MockConfigEntry
 ) -> None:
     """Cameras go one after the other; one with nothing recorded is left out."""
-    nvr_sim.config.camera_status = {2: 0}
+    nvr_sim.set_camera_status(2, 0, log=False)
     start, end = window(1)
 
     result = await download(
