@@ -17,6 +17,7 @@ from .devices import camera_from_identifiers, nvr_device_info
 from .issues import async_update_no_free_session_issue
 from .services import async_setup_services
 from .util import create_client, translation_key
+from .views import async_setup_views
 
 # Later platforms (camera, button, select, ...) are added here; each reads
 # entry.runtime_data (IproNvrData) and builds on the base entities in entity.py.
@@ -33,8 +34,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the camera-control services once, whatever entries load later."""
+    """Register the services and the recording views once, whatever entries load later."""
     async_setup_services(hass)
+    async_setup_views(hass)
     return True
 
 
