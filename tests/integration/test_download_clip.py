@@ -23,6 +23,9 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.icon import async_get_icons
+from homeassistant.helpers.service import async_get_all_descriptions
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
@@ -703,3 +706,19 @@ async def test_caller_gone_cancels_the_download(
 
     await until(lambda: not files_in(media_dir))
     assert loaded_entry.state is ConfigEntryState.LOADED
+
+
+async def test_service_is_described(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    """services.yaml, the translations and the icon describe every field."""
+    descriptions = await async_get_all_descriptions(hass)
+    description = descriptions[DOMAIN][SERVICE_DOWNLOAD_CLIP]
+    assert set(description["fields"]) == {"start", "end", "kind", "folder"}
+    assert description["target"] == {"entity": [{"integration": DOMAIN, "domain": ["camera"]}]}
+    assert description["response"] == {"optional": True}
+    icons = await async_get_icons(hass, "services", [DOMAIN])
+    assert icons[DOMAIN][SERVICE_DOWNLOAD_CLIP] == {"service": "mdi:download"}
+    translations = await async_get_translations(hass, "en", "services", [DOMAIN])
+    prefix = f"component.{DOMAIN}.services.{SERVICE_DOWNLOAD_CLIP}"
+    assert translations[f"{prefix}.name"] == "Download clip"
+    for field in description["fields"]:
+        assert translations[f"{prefix}.fields.{field}.name"]
