@@ -380,13 +380,20 @@ async def async_download_clip(
 ) -> dict[str, Any]:
     """Download every target camera's clip, fire the bus event and return its data.
 
-    Any failure (or cancellation) removes every file written so far.
+    Any failure (or cancellation) removes every file written so far; a folder that
+    cannot be written is a translated error.
     """
     written: list[Path] = []
     try:
         rows = await _async_download_cameras(hass, targets, request, written)
-    except BaseException:
+    except BaseException as err:
         await asyncio.shield(hass.async_add_executor_job(_remove_files, written))
+        if isinstance(err, OSError):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="cannot_write",
+                translation_placeholders={"folder": str(request.folder), "error": str(err)},
+            ) from err
         raise
     data: dict[str, Any] = {
         ATTR_START: request.start.isoformat(),
@@ -405,7 +412,7 @@ async def _async_background_download(
     """Run a download nobody waits for: its failure can only be logged."""
     try:
         await async_download_clip(hass, targets, request)
-    except IproError as err:
+    except (IproError, HomeAssistantError) as err:
         # The message says what to do; a traceback of an NVR's answer would not help.
         _LOGGER.error("Downloading the clip from %s failed: %s", request.start, err)  # noqa: TRY400
 

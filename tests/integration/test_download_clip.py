@@ -722,3 +722,24 @@ async def test_service_is_described(hass: HomeAssistant, loaded_entry: MockConfi
     assert translations[f"{prefix}.name"] == "Download clip"
     for field in description["fields"]:
         assert translations[f"{prefix}.fields.{field}.name"]
+
+
+async def test_folder_that_cannot_be_written(
+    hass: HomeAssistant, nvr_sim: NvrSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A folder path taken by a file is a translated error, and nothing is left behind."""
+    clips = Path(hass.config.config_dir) / "clips"
+    hass.config.allowlist_external_dirs = {str(clips)}
+    await hass.async_add_executor_job(clips.mkdir)
+    await hass.async_add_executor_job((clips / "taken").write_bytes, b"")
+    start, end = window(1)
+    with pytest.raises(HomeAssistantError) as caught:
+        await download(
+            hass,
+            {"device_id": camera_device(hass, loaded_entry, 1)},
+            start=start,
+            end=end,
+            folder=str(clips / "taken"),
+        )
+    assert caught.value.translation_key == "cannot_write"
+    assert files_in(clips) == ["taken"]
