@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+import os
 from pathlib import Path
 
 import pytest
@@ -307,7 +308,7 @@ def test_file_names_without_hard_links(tmp_path: Path, monkeypatch: pytest.Monke
     def no_links(source: Path, target: Path) -> None:
         raise OSError(95, "Operation not supported")
 
-    monkeypatch.setattr(downloads.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)
     (tmp_path / "clip.mp4").write_bytes(b"mine")
     temp = tmp_path / "clip.tmp"
     temp.write_bytes(b"new")
