@@ -322,3 +322,15 @@ async def test_real_spacing_of_three_seconds(
     login = next(r.time for r in nvr_sim.requests if r.cgi == "dlogin.cgi" and r.status == 200)
     assert control[0] - login < 1.0
     assert control[1] - control[0] >= 0.2 - 0.01
+
+
+async def test_no_login_while_closing(client: IproClient, nvr_sim: NvrSimulator) -> None:
+    await client.login()
+    closing = asyncio.create_task(client.close())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="closed"):
+        async with client.playback():
+            pass
+    await closing
+    assert nvr_sim.sessions.count == 0
+    assert len(queries(nvr_sim, "dlogin.cgi")) == 1

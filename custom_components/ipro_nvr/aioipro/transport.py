@@ -117,6 +117,7 @@ class Transport:
         self.clock = clock
         self.nvr_info: NvrInfo | None = None
         self.sessions: set[UidSession] = set()
+        self.closing = False
         self.closed = False
         self._keepalive_task: asyncio.Task[None] | None = None
 
@@ -261,6 +262,9 @@ class Transport:
                 await self._login_locked(session)
 
     async def _login_locked(self, session: UidSession) -> None:
+        if self.closing:
+            # A login now would hold a UID nobody logs out.
+            raise RuntimeError("the NVR client is closed")
         command = commands.login()
         response = await self.request(command)
         async with response:
@@ -425,7 +429,7 @@ class Transport:
     # Keep-alive
 
     def _start_keepalive(self) -> None:
-        if self._keepalive_task is None and not self.closed:
+        if self._keepalive_task is None and not self.closing:
             self._keepalive_task = asyncio.create_task(
                 self._keepalive_loop(), name=f"ipro keep-alive {self.where}"
             )
@@ -452,7 +456,8 @@ class Transport:
                     )
 
     async def close(self) -> None:
-        """Stop the keep-alive task and log out every session."""
+        """Stop the keep-alive task and log out every session; no login after this."""
+        self.closing = True
         if self._keepalive_task is not None:
             self._keepalive_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
