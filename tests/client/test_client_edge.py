@@ -7,6 +7,7 @@ spec's examples.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -271,3 +272,26 @@ async def test_download_protocol_violations(
     with pytest.raises(IproProtocolError, match=message):
         await edge_client.download(1, *window(), DownloadKind.MP4, tmp_path)
     assert listing(tmp_path) == []
+
+
+async def test_broken_audio_leaves_the_video(
+    edge_client: IproClient, fake_nvr: FakeNvr, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def push(request: web.Request) -> web.StreamResponse:
+        if request.query["CMD"] == "STOP":
+            return await fake_nvr.ok(request)
+        response = web.StreamResponse(
+            headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}"}
+        )
+        await response.prepare(request)
+        if request.query["COMP"] == "AUDIO":
+            await response.write(f"--{BOUNDARY}\r\nContent-Length: 99999999999\r\n\r\n".encode())
+        else:
+            await asyncio.sleep(0.3)
+            await response.write(f"--{BOUNDARY}--\r\n".encode())
+        return response
+
+    fake_nvr.handlers["push.cgi"] = push
+    async with edge_client.live_video(1, audio=True) as stream:
+        assert [item async for item in stream] == []
+    assert "Camera 1: the audio stream ended" in caplog.text

@@ -19,7 +19,6 @@ from abc import ABC, abstractmethod
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
-import contextlib
 import logging
 import socket
 from types import TracebackType
@@ -242,8 +241,10 @@ class LiveStream[T](ABC):
                 f"The live stream of camera {self.camera} from {self._transport.where} "
                 f"broke ({type(err).__name__}); check the network and the NVR."
             )
-        if ends_stream or error is not None:
+        if ends_stream:
             self._buffer.end(error)
+        elif error is not None:
+            _LOGGER.warning("Camera %s: the audio stream ended: %s", self.camera, error)
 
     def _release(self) -> None:
         for task in self._tasks:
@@ -264,9 +265,7 @@ class LiveStream[T](ABC):
             return
         self._closed = True
         self._release()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._buffer.end()
         try:
             for stop in reversed(self._stops):

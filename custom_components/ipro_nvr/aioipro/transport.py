@@ -460,8 +460,7 @@ class Transport:
         self.closing = True
         if self._keepalive_task is not None:
             self._keepalive_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keepalive_task
+            await asyncio.gather(self._keepalive_task, return_exceptions=True)
             self._keepalive_task = None
         for session in sorted(self.sessions, key=lambda s: s.role != SessionRole.CONTROL):
             await self.release(session)
