@@ -466,6 +466,8 @@ class NvrSimulator:
     def reboot(self, downtime: float | None = None) -> None:
         """Drop every session, stream and connection; refuse connections for a while."""
         downtime = self.config.reboot_downtime if downtime is None else downtime
+        if self._reboot_task is not None:
+            self._reboot_task.cancel()
         self.sessions.invalidate_all()
         self.auth.rotate()
         self._close_connections()
@@ -724,6 +726,8 @@ class NvrSimulator:
             mask = params.require("MASK")
             if len(mask) != self.config.cameras or set(mask) - {"0", "1"}:
                 raise BadRequestError(f"MASK needs {self.config.cameras} digits 0/1")
+            if mask.count("1") > self.config.max_streams_per_uid:
+                raise BadRequestError("too many cameras to play back on this UID")
             session.playback.mask = frozenset(
                 pos + 1 for pos, digit in enumerate(mask) if digit == "1"
             )

@@ -247,6 +247,13 @@ async def test_cursor_stays_within_the_recording(nvr_sim: NvrSimulator) -> None:
     assert time.time() - 2.5 < newest[0].start < time.time()
 
 
+async def test_at_most_16_cameras_play_back_on_a_uid() -> None:
+    async with NvrSimulator(SimulatorConfig(cameras=32)) as sim, client_session(sim) as session:
+        uid = await login(session, sim)
+        assert await mask(session, sim, uid, set(range(1, 17))) == 200
+        assert await mask(session, sim, uid, set(range(1, 18))) == 400
+
+
 async def test_h265_and_jpeg_recordings() -> None:
     config = SimulatorConfig(camera_codecs={2: "H265", 3: "JPEG"}, **SMALL)
     when = an_hour_ago()
@@ -278,10 +285,11 @@ async def test_playback_rules(nvr_sim: NvrSimulator) -> None:
         status, _ = await get_bytes(session, nvr_sim, "camera.cgi", ("UID", uid), ("CAM", "1"))
         assert status == 400
         assert await mask(session, nvr_sim, uid, {1}) == 200
-        status, _ = await get_text(
-            session, nvr_sim, "hdrctl.cgi", ("UID", uid), ("PC", "AS60"), ("MASK", "10")
-        )
-        assert status == 400
+        for digits in ("10", "2" + "0" * 15):
+            status, _ = await get_text(
+                session, nvr_sim, "hdrctl.cgi", ("UID", uid), ("PC", "AS60"), ("MASK", digits)
+            )
+            assert status == 400
         await playcmd(session, nvr_sim, uid, "GOTODATE", when)
         status, text = await get_text(session, nvr_sim, "camera.cgi", ("UID", uid), ("CAM", "2"))
         assert (status, "not in MASK" in text) == (400, True)

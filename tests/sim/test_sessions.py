@@ -145,6 +145,7 @@ async def test_reboot_refuses_connections_then_comes_back(nvr_sim: NvrSimulator)
     port = nvr_sim.port
     async with client_session(nvr_sim) as session:
         uid = await login(session, nvr_sim)
+        nvr_sim.reboot(downtime=5.0)
         nvr_sim.reboot(downtime=0.3)
         assert not nvr_sim.is_up
         with pytest.raises(aiohttp.ClientConnectionError):
