@@ -185,15 +185,17 @@ class _FileWriter:
         handle, temp = self._handle, self._temp_path
         if handle is None or temp is None:
             raise IproProtocolError("The NVR closed a download file it never opened.")
-        self._handle = self._temp_path = self._temp_name = None
+        self._handle = None
         await asyncio.to_thread(handle.close)
         path = await asyncio.to_thread(_place, temp, self.folder, name)
+        # Forget the temp file only once it has its name: discard() must find it before.
+        self._temp_path = self._temp_name = None
         self.files.append(DownloadedFile(path=path, size=self._size))
 
     @property
     def open(self) -> bool:
         """Return whether a temp file is still being written."""
-        return self._handle is not None
+        return self._temp_path is not None
 
     async def discard(self) -> None:
         """Remove the temp file and every file this answer completed."""
