@@ -247,6 +247,8 @@ async def test_close_logs_out_every_uid(client: IproClient, nvr_sim: NvrSimulato
     assert nvr_sim.sessions.count == 0
     with pytest.raises(RuntimeError):
         await client.get_event_log()
+    with pytest.raises(RuntimeError):
+        await client.get_hdd_info()
 
 
 async def test_credentials_and_uids_stay_out_of_logs(
