@@ -86,20 +86,9 @@ def camera_device_id(hass: HomeAssistant, entry: MockConfigEntry, camera: int) -
 
 
 def camera_entity_id(hass: HomeAssistant, entry: MockConfigEntry, camera: int) -> str:
-    """The entity id of the camera entity of ``camera``, as services are targeted.
-
-    The camera platform's entity when it has one; else a registry entry on the same
-    unique-id scheme (services resolve targets through the registry alone).
-    """
-    registry = er.async_get(hass)
-    prefix = f"{entry.entry_id}_camera_{camera}_"
-    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
-        if entity.domain == "camera" and entity.unique_id.startswith(prefix):
-            return entity.entity_id
-    return registry.async_get_or_create(
-        "camera",
-        DOMAIN,
-        f"{prefix}target",
-        config_entry=entry,
-        device_id=camera_device_id(hass, entry, camera),
-    ).entity_id
+    """The entity id of the camera platform's entity of ``camera``, as services target it."""
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "camera", DOMAIN, f"{entry.entry_id}_camera_{camera}_camera"
+    )
+    assert entity_id is not None
+    return entity_id

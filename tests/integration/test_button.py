@@ -147,7 +147,8 @@ async def test_refused_press_raises_a_translated_error(
     with pytest.raises(HomeAssistantError) as err:
         await press(hass, button(hass, loaded_entry, 1, "ptz_left"))
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "session_lost"
+    assert err.value.translation_key == "protocol_error"
+    assert "refused directctrl.cgi with HTTP 500" in err.value.translation_placeholders["error"]
 
 
 async def test_buttons_the_options_drop_are_removed(

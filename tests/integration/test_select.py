@@ -118,7 +118,8 @@ async def test_refused_select_raises_a_translated_error(
     with pytest.raises(HomeAssistantError) as err:
         await select(hass, "Gate")
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "session_lost"
+    assert err.value.translation_key == "protocol_error"
+    assert "refused camctl.cgi with HTTP 500" in err.value.translation_placeholders["error"]
     assert hass.states.get(SELECT).state == STATE_UNKNOWN
 
 

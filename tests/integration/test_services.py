@@ -50,7 +50,10 @@ async def call(hass: HomeAssistant, service: str, data: dict[str, Any]) -> None:
 
 @pytest.fixture
 def camera_1(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> str:
-    return camera_entity_id(hass, loaded_entry, 1)
+    """The camera platform's entity of camera 1: what the services are aimed at."""
+    entity_id = camera_entity_id(hass, loaded_entry, 1)
+    assert entity_id == "camera.wj_nx400_camera_1"
+    return entity_id
 
 
 async def test_services_registered_once_without_entries(hass: HomeAssistant) -> None:
@@ -387,8 +390,8 @@ async def test_nvr_refusal_raises_a_translated_error(
     with pytest.raises(HomeAssistantError) as err:
         await call(hass, "goto_preset", {ATTR_ENTITY_ID: camera_1, "preset": 1})
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "session_lost"
-    assert "HTTP 500" in err.value.translation_placeholders["error"]
+    assert err.value.translation_key == "protocol_error"
+    assert "refused camctl.cgi with HTTP 500" in err.value.translation_placeholders["error"]
 
 
 @pytest.mark.parametrize(
