@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 import logging
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from .models import (
 from .pacer import Pacer
 from .playback_session import PlaybackSession
 from .session import SessionRole
-from .text import parse_camera_connection, parse_hdd_info, parse_log_list
+from .text import parse_camera_connection, parse_hdd_info, parse_log_list, parse_zone
 from .transport import DEFAULT_KEEPALIVE_INTERVAL, Transport
 
 _LOGGER = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class IproClient:
         self._live = LiveHub(self._transport)
         self._downloads = DownloadManager(self._transport, download_retry_delays)
         self._camera_count: int | None = None
+        self._zone: tzinfo | None = None
 
     @property
     def host(self) -> str:
@@ -133,16 +134,27 @@ class IproClient:
     async def get_event_log(self) -> LogList:
         """Return the event log, newest first."""
         text = await self._transport.call(commands.event_log(), self._control)
-        return parse_log_list(text, LogType.EVENT)
+        return self._learn_zone(parse_log_list(text, LogType.EVENT))
 
     async def get_error_log(self) -> LogList:
         """Return the error log, newest first."""
         text = await self._transport.call(commands.error_log(), self._control)
-        return parse_log_list(text, LogType.ERROR)
+        return self._learn_zone(parse_log_list(text, LogType.ERROR))
+
+    def _learn_zone(self, log: LogList) -> LogList:
+        """Remember the NVR's standard zone: ``recordedtime.cgi`` gives local times without it."""
+        if log.entries:
+            self._zone = timezone(parse_zone(log.entries[0].zone))
+        return log
 
     async def get_hdd_info(self) -> HddInfo:
-        """Return disk capacities and recording ranges (``recordedtime.cgi``, no UID)."""
-        return parse_hdd_info(await self._transport.call_plain(commands.recorded_time()))
+        """Return disk capacities and recording ranges (``recordedtime.cgi``, no UID).
+
+        Its times are the NVR's wall clock; they are read in the zone the newest log entry
+        named (UTC until a log with entries was read).
+        """
+        text = await self._transport.call_plain(commands.recorded_time())
+        return parse_hdd_info(text, self._zone)
 
     # Camera control (0.2 s lane)
 
