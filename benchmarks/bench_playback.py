@@ -5,11 +5,13 @@ Run from the repository root:
     .venv/bin/python benchmarks/bench_playback.py            # 1 and 10 minute windows
     .venv/bin/python benchmarks/bench_playback.py --full     # and a whole hour
     .venv/bin/python benchmarks/bench_playback.py --fast     # test pacing, no throttle
+    .venv/bin/python benchmarks/bench_playback.py --file-minutes 10   # NVR splits files
 
 Both paths run through the real IproClient against the simulator, with the NVR's real
 pacing (3 s between commands) unless ``--fast``. The simulator's download is throttled
 so one recorded minute takes as long to transfer as on the NVR of the field report
-(2-minute clips of 14-21 MB in 3-6 s: about 2.25 s per recorded minute).
+(2-minute clips of 14-21 MB in 3-6 s: about 2.25 s per recorded minute). How long the
+NVR's files are is not known; by default one request is one file (``--file-minutes``).
 
 For each window it prints, counted from the moment a viewer asks:
 
@@ -138,7 +140,7 @@ def remux_cost(sim: NvrSimulator, gops: int = 200) -> float:
 
 async def run(args: argparse.Namespace) -> None:
     minutes_list = [1, 10, 60] if args.full else [1, 10]
-    config = SimulatorConfig(seed=1)
+    config = SimulatorConfig(seed=1, download_file_seconds=args.file_minutes * 60.0)
     sim = NvrSimulator(config)
     if not args.fast:
         per_minute = len(sim.recording.mp4(1, time.time() - 7200, time.time() - 7140, True))
@@ -184,7 +186,10 @@ async def run(args: argparse.Namespace) -> None:
         if args.fast
         else f"download throttled to {SECONDS_PER_RECORDED_MINUTE} s per recorded minute"
     )
-    print(f"simulator {config.width}x{config.height} {config.fps} fps, {pacing}, {throttle}")
+    print(
+        f"simulator {config.width}x{config.height} {config.fps} fps, {pacing}, {throttle}, "
+        f"files of {args.file_minutes:g} min"
+    )
     print(f"{'path':<9} {'window':>7} {'first byte':>11} {'first frame':>12} {'all':>9} {'MB':>7}")
     for r in results:
         print(
@@ -198,6 +203,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="also a whole hour")
     parser.add_argument("--fast", action="store_true", help="test pacing, no throttle")
+    parser.add_argument(
+        "--file-minutes", type=float, default=60.0, help="length of the NVR's files"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

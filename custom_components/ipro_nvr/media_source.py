@@ -4,14 +4,14 @@ NVR -> camera -> day -> hour, within the recorded range the disks report (days a
 in Home Assistant's time zone), and per NVR a folder of recent event-log entries, each a
 clip from shortly before the entry.
 
-Two ways to the player, chosen by what was measured against the simulator with the
-NVR's 3 s pacing (benchmarks/bench_playback.py): a download is an MP4 whose index comes
-last, so nothing plays before its last byte - about 6 s of commands plus 2.25 s per
-recorded minute - while playback GOPs remuxed to fragmented MP4 show the first picture
-after about 9 s whatever the length. So an event clip (a minute or two) is the NVR's
-download, with its audio and complete in seconds (``ClipView``), and an hour is a
-playback stream (``PlaybackView``): a hour's download would take minutes before the
-first picture, and may arrive as several files that do not join into one MP4.
+Two ways to the player, chosen by measurement against the simulator with the NVR's 3 s
+pacing and the field report's transfer speed (benchmarks/bench_playback.py). A download
+is an MP4 whose index comes last, so nothing plays before its last byte: first picture
+after 8 s for one minute, 29 s for ten, 141 s for an hour. Playback GOPs remuxed to
+fragmented MP4 show the first picture after 9-12 s whatever the length. So an event
+clip (a minute or two) is the NVR's download (``ClipView``), complete in seconds and with
+its audio; an hour is a playback stream (``PlaybackView``), since its download would keep
+the viewer waiting minutes and may arrive as several files that do not join into one MP4.
 """
 
 from __future__ import annotations
