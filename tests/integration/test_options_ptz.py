@@ -8,6 +8,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -231,3 +232,22 @@ def test_presets_of_cameras_that_are_not_ptz_are_ignored() -> None:
     assert ptz_presets(options, 1) == {}
     assert ptz_presets(options, 2) == {4: "X"}
     assert ptz_presets({}, 2) == {}
+
+
+async def test_ptz_steps_and_errors_are_translated(hass: HomeAssistant) -> None:
+    translations = await async_get_translations(hass, "en", "options", ["ipro_nvr"])
+    prefix = "component.ipro_nvr.options"
+    for step, fields in (("ptz_cameras", [CONF_PTZ_CAMERAS]), ("ptz_presets", [CONF_PRESETS])):
+        assert translations[f"{prefix}.step.{step}.title"]
+        for field in fields:
+            assert translations[f"{prefix}.step.{step}.data.{field}"]
+            assert translations[f"{prefix}.step.{step}.data_description.{field}"]
+    assert translations[f"{prefix}.step.init.data.{CONF_CONFIGURE_PTZ}"]
+    for error in (
+        "invalid_camera",
+        "invalid_preset_line",
+        "invalid_preset_number",
+        "duplicate_preset_number",
+        "duplicate_preset_name",
+    ):
+        assert translations[f"{prefix}.error.{error}"]

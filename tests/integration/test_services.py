@@ -13,6 +13,8 @@ from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.service import async_get_all_descriptions
+from homeassistant.helpers.translation import async_get_translations
 import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -62,6 +64,31 @@ async def test_services_registered_once_without_entries(hass: HomeAssistant) -> 
 
     assert await async_setup_component(hass, DOMAIN, {})
     assert set(hass.services.async_services_for_domain(DOMAIN)) >= set(SCHEMAS)
+
+
+async def test_every_service_and_field_is_described(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """services.yaml loads and aims at this integration's cameras; every field is translated."""
+    descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
+    translations = await async_get_translations(hass, "en", "services", [DOMAIN])
+    fields = {
+        "ptz_move": {"pan", "tilt", "zoom", "duration"},
+        "ptz_center": {"x", "y"},
+        "focus": {"action"},
+        "iris": {"action"},
+        "set_preset": {"preset"},
+        "goto_preset": {"preset"},
+        "aux": {"output", "action"},
+    }
+    for service, names in fields.items():
+        description = descriptions[service]
+        assert set(description["fields"]) == names
+        assert description["target"] == {"entity": [{"integration": DOMAIN, "domain": ["camera"]}]}
+        for key in ("name", "description"):
+            assert translations[f"component.{DOMAIN}.services.{service}.{key}"]
+            for name in names:
+                assert translations[f"component.{DOMAIN}.services.{service}.fields.{name}.{key}"]
 
 
 @pytest.mark.parametrize(
