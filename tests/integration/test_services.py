@@ -19,6 +19,7 @@ import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ipro_nvr import ptz as ptz_module
 from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from custom_components.ipro_nvr.const import DOMAIN
 from custom_components.ipro_nvr.services import SCHEMAS, camera_from_unique_id
@@ -35,6 +36,7 @@ from .ptz_common import (
     wait_for_control_requests,
 )
 
+REAL_REPEAT = ptz_module.PTZ_REPEAT_INTERVAL
 REPEAT = 0.2
 TOLERANCE = 0.01
 
@@ -184,6 +186,20 @@ async def test_duration_repeats_the_move_then_stops(
     assert offsets[2] < 0.5 + 0.4
     nvr_sim.assert_paced(COMMAND_INTERVAL, CONTROL_INTERVAL)
     assert nvr_sim.camera_control[1].moves == 3
+
+
+async def test_duration_at_the_real_repeat_interval(
+    hass: HomeAssistant, nvr_sim: NvrSimulator, camera_1: str
+) -> None:
+    """The real schedule: a command moves a camera about 2 s, so it is repeated sooner."""
+    assert REAL_REPEAT < 2.0
+    with patch("custom_components.ipro_nvr.ptz.PTZ_REPEAT_INTERVAL", REAL_REPEAT):
+        await call(hass, "ptz_move", {ATTR_ENTITY_ID: camera_1, "tilt": 16, "duration": 2})
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert control_requests(nvr_sim) == [ptz(1, tilt=16), ptz(1, tilt=16), ptz(1)]
+    first, repeat, stop = control_times(nvr_sim)
+    assert repeat - first >= REAL_REPEAT - TOLERANCE
+    assert stop - first >= 2 - TOLERANCE
 
 
 async def test_a_new_call_cancels_the_repeat_and_sends_its_stop(
