@@ -55,7 +55,7 @@ async def async_get_config_entry_diagnostics(
             "pacer": {
                 "command_interval": pacer.command_interval,
                 "control_interval": pacer.control_interval,
-                "commands_sent": len(pacer.sent),
+                "commands_sent": pacer.count,
             },
             "cameras": {
                 "status": {str(n): status.name for n, status in state.cameras.cameras.items()},

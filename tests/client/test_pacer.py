@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 import itertools
 import time
 
 import pytest
 
-from custom_components.ipro_nvr.aioipro.pacer import Lane, Pacer, SentCommand
+from custom_components.ipro_nvr.aioipro.pacer import SENT_HISTORY, Lane, Pacer, SentCommand
 
 
-def _gaps(sent: list[SentCommand], lane: Lane) -> list[float]:
+def _gaps(sent: Iterable[SentCommand], lane: Lane) -> list[float]:
     times = [s.time for s in sent if s.lane is lane]
     return [b - a for a, b in itertools.pairwise(times)]
+
+
+async def claim(pacer: Pacer, lane: Lane, path: str = "") -> float:
+    async with pacer.slot(lane, path) as slot_time:
+        return slot_time
 
 
 async def test_first_request_is_immediate() -> None:
     pacer = Pacer(command_interval=10.0, control_interval=10.0)
     start = time.monotonic()
-    async with pacer.command("/cgi-bin/status.cgi"):
+    async with pacer.slot(Lane.COMMAND, "/cgi-bin/status.cgi"):
         pass
-    async with pacer.control("/cgi-bin/directctrl.cgi"):
+    async with pacer.slot(Lane.CONTROL, "/cgi-bin/directctrl.cgi"):
         pass
     assert time.monotonic() - start < 0.5
     assert [(s.lane, s.path) for s in pacer.sent] == [
@@ -32,7 +38,7 @@ async def test_first_request_is_immediate() -> None:
 
 async def test_command_lane_spacing() -> None:
     pacer = Pacer(command_interval=0.05, control_interval=0.01)
-    await asyncio.gather(*(pacer.wait(Lane.COMMAND, f"/c{i}") for i in range(5)))
+    await asyncio.gather(*(claim(pacer, Lane.COMMAND, f"/c{i}") for i in range(5)))
     gaps = _gaps(pacer.sent, Lane.COMMAND)
     assert len(gaps) == 4
     assert all(gap >= 0.05 for gap in gaps)
@@ -43,7 +49,7 @@ async def test_fifo_order() -> None:
     order: list[int] = []
 
     async def one(i: int) -> None:
-        async with pacer.command(f"/c{i}"):
+        async with pacer.slot(Lane.COMMAND, f"/c{i}"):
             order.append(i)
 
     tasks = []
@@ -57,12 +63,12 @@ async def test_fifo_order() -> None:
 
 async def test_control_does_not_wait_behind_commands() -> None:
     pacer = Pacer(command_interval=0.5, control_interval=0.01)
-    await pacer.wait(Lane.COMMAND)
-    blocked = asyncio.create_task(pacer.wait(Lane.COMMAND, "/poll"))
+    await claim(pacer, Lane.COMMAND)
+    blocked = asyncio.create_task(claim(pacer, Lane.COMMAND, "/poll"))
     await asyncio.sleep(0)
     start = time.monotonic()
     for _ in range(3):
-        async with pacer.control("/ptz"):
+        async with pacer.slot(Lane.CONTROL, "/ptz"):
             pass
     assert time.monotonic() - start < 0.2
     assert not blocked.done()
@@ -72,9 +78,9 @@ async def test_control_does_not_wait_behind_commands() -> None:
 
 async def test_cancelled_waiter_gives_up_its_slot() -> None:
     pacer = Pacer(command_interval=0.1, control_interval=0.01)
-    await pacer.wait(Lane.COMMAND, "/first")
-    waiting = asyncio.create_task(pacer.wait(Lane.COMMAND, "/cancelled"))
-    queued = asyncio.create_task(pacer.wait(Lane.COMMAND, "/second"))
+    await claim(pacer, Lane.COMMAND, "/first")
+    waiting = asyncio.create_task(claim(pacer, Lane.COMMAND, "/cancelled"))
+    queued = asyncio.create_task(claim(pacer, Lane.COMMAND, "/second"))
     await asyncio.sleep(0.02)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -87,16 +93,26 @@ async def test_cancelled_waiter_gives_up_its_slot() -> None:
 async def test_injected_clock_decides_the_wait() -> None:
     now = [100.0]
     pacer = Pacer(command_interval=3.0, control_interval=0.2, clock=lambda: now[0])
-    assert await pacer.wait(Lane.COMMAND) == 100.0
+    assert await claim(pacer, Lane.COMMAND) == 100.0
     now[0] = 103.5
-    assert await pacer.wait(Lane.COMMAND) == 103.5
+    assert await claim(pacer, Lane.COMMAND) == 103.5
     assert pacer.interval(Lane.CONTROL) == 0.2
+    assert pacer.count == 2
+
+
+async def test_history_is_bounded() -> None:
+    pacer = Pacer(command_interval=0, control_interval=0)
+    for i in range(SENT_HISTORY + 5):
+        await claim(pacer, Lane.CONTROL, f"/c{i}")
+    assert len(pacer.sent) == SENT_HISTORY
+    assert pacer.sent[0].path == "/c5"
+    assert pacer.count == SENT_HISTORY + 5
 
 
 async def test_real_three_second_spacing() -> None:
     pacer = Pacer()
     start = time.monotonic()
-    await asyncio.gather(pacer.wait(Lane.COMMAND), pacer.wait(Lane.COMMAND))
+    await asyncio.gather(claim(pacer, Lane.COMMAND), claim(pacer, Lane.COMMAND))
     assert time.monotonic() - start >= 3.0
     assert _gaps(pacer.sent, Lane.COMMAND)[0] >= 3.0
 
@@ -109,10 +125,10 @@ def test_negative_interval_rejected() -> None:
 async def test_next_slot_counts_from_the_end_of_the_held_request() -> None:
     pacer = Pacer(command_interval=0.05, control_interval=0.01)
     loop = asyncio.get_running_loop()
-    async with pacer.command("/slow"):
+    async with pacer.slot(Lane.COMMAND, "/slow"):
         await asyncio.sleep(0.1)
         ended = loop.time()
-    async with pacer.command("/next"):
+    async with pacer.slot(Lane.COMMAND, "/next"):
         started = loop.time()
     assert started - ended >= 0.05
 
@@ -121,7 +137,7 @@ async def test_request_cancelled_in_flight_still_counts() -> None:
     pacer = Pacer(command_interval=0.05, control_interval=0.01)
 
     async def slow() -> None:
-        async with pacer.command("/slow"):
+        async with pacer.slot(Lane.COMMAND, "/slow"):
             await asyncio.sleep(10)
 
     task = asyncio.create_task(slow())
@@ -131,6 +147,6 @@ async def test_request_cancelled_in_flight_still_counts() -> None:
         await task
     loop = asyncio.get_running_loop()
     cancelled_at = loop.time()
-    await pacer.wait(Lane.COMMAND, "/after")
+    await claim(pacer, Lane.COMMAND, "/after")
     assert loop.time() - cancelled_at >= 0.045
     assert [s.path for s in pacer.sent] == ["/slow", "/after"]

@@ -7,7 +7,7 @@ poll. Each lane is a FIFO queue (an ``asyncio.Lock`` wakes waiters in arrival or
 What must be spaced is what the NVR sees. A request can reach it later than it was let
 through: a new connection, the HTTP Digest challenge round, a loaded machine. So a
 request holds its lane from its slot until its answer has started (the body of
-``async with pacer.command():`` sends the request and awaits the response headers, not
+``async with pacer.slot(lane):`` sends the request and awaits the response headers, not
 the body), and the next slot opens ``interval`` seconds after that. Long bodies (live
 streams, downloads) are read after the lane is released. With a 3 s interval the
 answer time adds only milliseconds; with the short intervals of tests it is what makes
@@ -18,11 +18,14 @@ consuming a slot; a request cancelled in flight still counts.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 import time
+
+SENT_HISTORY = 1000
 
 
 class Lane(StrEnum):
@@ -57,7 +60,9 @@ class Pacer:
         self._clock = clock
         self._locks = {lane: asyncio.Lock() for lane in Lane}
         self._last: dict[Lane, float | None] = dict.fromkeys(Lane)
-        self.sent: list[SentCommand] = []
+        # The newest commands only, for tests and diagnostics: a client runs for years.
+        self.sent: deque[SentCommand] = deque(maxlen=SENT_HISTORY)
+        self.count = 0
 
     def interval(self, lane: Lane) -> float:
         """Return the minimum spacing of request starts on ``lane``."""
@@ -77,24 +82,8 @@ class Pacer:
                 await asyncio.sleep(delay)
             now = self._clock()
             self.sent.append(SentCommand(time=now, lane=lane, path=path))
+            self.count += 1
             try:
                 yield now
             finally:
                 self._last[lane] = self._clock()
-
-    async def wait(self, lane: Lane, path: str = "") -> float:
-        """Wait for the next free slot on ``lane``, claim it and return its time."""
-        async with self.slot(lane, path) as now:
-            return now
-
-    @asynccontextmanager
-    async def command(self, path: str = "") -> AsyncIterator[None]:
-        """Hold the command lane (3 s by default) while the body sends a request."""
-        async with self.slot(Lane.COMMAND, path):
-            yield
-
-    @asynccontextmanager
-    async def control(self, path: str = "") -> AsyncIterator[None]:
-        """Hold the camera-control lane (0.2 s by default) while the body sends a request."""
-        async with self.slot(Lane.CONTROL, path):
-            yield
