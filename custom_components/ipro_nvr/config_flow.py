@@ -43,13 +43,11 @@ from .const import (
 )
 from .data import IproNvrConfigEntry
 from .ptz_flow import CONF_CONFIGURE_PTZ, PtzOptionsFlowMixin
-from .util import create_client
+from .util import create_client, effective_port
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_USERNAME = "ADMIN"
-HTTP_PORT = 80
-HTTPS_PORT = 443
 
 
 def _address_schema(defaults: Mapping[str, Any]) -> dict[Any, Any]:
@@ -79,8 +77,7 @@ def _credentials_schema(username: str) -> dict[Any, Any]:
 
 def entry_unique_id(data: Mapping[str, Any]) -> str:
     """Return the unique id of an NVR entry: host and effective port (80, or 443 with SSL)."""
-    port = data.get(CONF_PORT) or (HTTPS_PORT if data.get(CONF_SSL) else HTTP_PORT)
-    return f"{str(data[CONF_HOST]).strip().lower()}:{port}"
+    return f"{str(data[CONF_HOST]).strip().lower()}:{effective_port(data)}"
 
 
 async def _async_try_login(

@@ -17,6 +17,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util.hass_dict import HassKey
 
 from .aioipro.client import IproClient
 from .aioipro.errors import (
@@ -58,18 +59,42 @@ def new_pacer() -> Pacer:
     return Pacer()
 
 
+HTTP_PORT = 80
+HTTPS_PORT = 443
+
+# One pacer per NVR, whichever client talks to it: the config flow's check and the entry
+# that follows it at once must not send two commands closer than the NVR allows.
+_PACERS: HassKey[dict[tuple[str, int], Pacer]] = HassKey(f"{DOMAIN}_pacers")
+
+
+def nvr_pacer(hass: HomeAssistant, host: str, port: int) -> Pacer:
+    """Return the pacer of the NVR at ``host:port``, creating it on first use."""
+    pacers = hass.data.setdefault(_PACERS, {})
+    key = (host.lower(), port)
+    if (pacer := pacers.get(key)) is None:
+        pacer = pacers[key] = new_pacer()
+    return pacer
+
+
+def effective_port(data: Mapping[str, Any]) -> int:
+    """Return the port entry data means: the one given, else 80, or 443 with SSL."""
+    port: int = data.get(CONF_PORT) or (HTTPS_PORT if data.get(CONF_SSL) else HTTP_PORT)
+    return port
+
+
 def create_client(hass: HomeAssistant, data: Mapping[str, Any]) -> IproClient:
     """Build a client from config entry data, on Home Assistant's shared HTTP session."""
     verify_ssl = bool(data.get(CONF_VERIFY_SSL, False))
+    port = effective_port(data)
     return IproClient(
         async_get_clientsession(hass, verify_ssl=verify_ssl),
         data[CONF_HOST],
-        data.get(CONF_PORT),
+        port,
         username=data[CONF_USERNAME],
         password=data[CONF_PASSWORD],
         ssl=bool(data.get(CONF_SSL, False)),
         verify_ssl=verify_ssl,
-        pacer=new_pacer(),
+        pacer=nvr_pacer(hass, data[CONF_HOST], port),
         request_timeout=REQUEST_TIMEOUT,
     )
 

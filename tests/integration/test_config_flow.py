@@ -28,7 +28,7 @@ from custom_components.ipro_nvr.const import (
 )
 from ipro_sim import NvrSimulator, SimulatorConfig
 
-from .conftest import entry_data
+from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL, entry_data
 
 
 def user_input(sim: NvrSimulator, **overrides: Any) -> dict[str, Any]:
@@ -63,6 +63,8 @@ async def test_user_creates_entry_after_login(hass: HomeAssistant, nvr_sim: NvrS
     # The check logged in and out again before the entry logged in for good.
     cgis = [r.cgi for r in nvr_sim.requests if r.status == 200]
     assert cgis[:2] == ["dlogin.cgi", "logout.cgi"]
+    # The check's client and the entry's share the NVR's one pacer.
+    nvr_sim.assert_paced(COMMAND_INTERVAL, CONTROL_INTERVAL)
 
 
 async def test_user_port_defaults_to_80_or_443_in_the_unique_id(
