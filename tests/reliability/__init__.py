@@ -1,0 +1,1 @@
+"""Fault injection, fuzzing and security tests: how the integration rides through trouble."""
