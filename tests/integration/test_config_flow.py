@@ -24,6 +24,7 @@ from custom_components.ipro_nvr.const import (
     CONF_EVENT_LOG_INTERVAL,
     CONF_HDD_INTERVAL,
     CONF_STATUS_INTERVAL,
+    CONF_VIDEO_CODEC,
     DOMAIN,
 )
 from ipro_sim import NvrSimulator, SimulatorConfig
@@ -245,7 +246,12 @@ async def test_options_change_poll_intervals_and_reload(
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_EVENT_LOG_INTERVAL: 10, CONF_STATUS_INTERVAL: 120, CONF_HDD_INTERVAL: 3600},
+        {
+            CONF_EVENT_LOG_INTERVAL: 10,
+            CONF_STATUS_INTERVAL: 120,
+            CONF_HDD_INTERVAL: 3600,
+            CONF_VIDEO_CODEC: "H265",
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -254,6 +260,7 @@ async def test_options_change_poll_intervals_and_reload(
         CONF_EVENT_LOG_INTERVAL: 10,
         CONF_STATUS_INTERVAL: 120,
         CONF_HDD_INTERVAL: 3600,
+        CONF_VIDEO_CODEC: "H265",
     }
     assert loaded_entry.state is ConfigEntryState.LOADED
     new_coordinator = loaded_entry.runtime_data.coordinator

@@ -16,6 +16,7 @@ from custom_components.ipro_nvr.const import (
     CONF_EVENT_LOG_INTERVAL,
     CONF_HDD_INTERVAL,
     CONF_STATUS_INTERVAL,
+    CONF_VIDEO_CODEC,
 )
 from custom_components.ipro_nvr.devices import camera_identifier
 from custom_components.ipro_nvr.ptz import (
@@ -30,7 +31,12 @@ from custom_components.ipro_nvr.ptz_flow import CONF_CONFIGURE_PTZ, CONF_PRESETS
 
 from .ptz_common import PTZ_OPTIONS
 
-INTERVALS = {CONF_EVENT_LOG_INTERVAL: 5, CONF_STATUS_INTERVAL: 30, CONF_HDD_INTERVAL: 600}
+INIT_FIELDS = {
+    CONF_EVENT_LOG_INTERVAL: 5,
+    CONF_STATUS_INTERVAL: 30,
+    CONF_HDD_INTERVAL: 600,
+    CONF_VIDEO_CODEC: "H264",
+}
 
 
 def suggested(result: FlowResult, field: str) -> Any:
@@ -57,7 +63,7 @@ async def start_ptz(hass: HomeAssistant, entry: MockConfigEntry) -> FlowResult:
     assert result["step_id"] == "init"
     assert suggested(result, CONF_CONFIGURE_PTZ) is False
     return await hass.config_entries.options.async_configure(
-        result["flow_id"], {**INTERVALS, CONF_CONFIGURE_PTZ: True}
+        result["flow_id"], {**INIT_FIELDS, CONF_CONFIGURE_PTZ: True}
     )
 
 
@@ -101,7 +107,7 @@ async def test_mark_ptz_cameras_and_name_presets(
     await hass.async_block_till_done()
 
     assert loaded_entry.options == {
-        **INTERVALS,
+        **INIT_FIELDS,
         CONF_PTZ_CAMERAS: [1, 3, 12],
         CONF_PTZ_PRESETS: {"1": {"1": "Gate", "2": "Front door"}, "12": {"256": "Far corner"}},
     }
@@ -113,7 +119,7 @@ async def test_mark_ptz_cameras_and_name_presets(
     assert hass.states.get("select.yard_preset") is None
 
 
-@pytest.mark.parametrize("entry_options", [{**INTERVALS, **PTZ_OPTIONS}])
+@pytest.mark.parametrize("entry_options", [{**INIT_FIELDS, **PTZ_OPTIONS}])
 async def test_current_choices_are_suggested_and_can_be_cleared(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
@@ -128,32 +134,32 @@ async def test_current_choices_are_suggested_and_can_be_cleared(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert loaded_entry.options == {**INTERVALS, CONF_PTZ_CAMERAS: [1], CONF_PTZ_PRESETS: {}}
+    assert loaded_entry.options == {**INIT_FIELDS, CONF_PTZ_CAMERAS: [1], CONF_PTZ_PRESETS: {}}
     assert hass.states.get("button.wj_nx400_camera_1_pan_left") is not None
     assert hass.states.get("button.wj_nx400_camera_1_go_to_gate") is None
     assert hass.states.get("button.wj_nx400_camera_2_pan_left") is None
 
 
-@pytest.mark.parametrize("entry_options", [{**INTERVALS, **PTZ_OPTIONS}])
+@pytest.mark.parametrize("entry_options", [{**INIT_FIELDS, **PTZ_OPTIONS}])
 async def test_no_ptz_cameras(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
     result = await start_ptz(hass, loaded_entry)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_PTZ_CAMERAS: []}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {**INTERVALS, CONF_PTZ_CAMERAS: [], CONF_PTZ_PRESETS: {}}
+    assert loaded_entry.options == {**INIT_FIELDS, CONF_PTZ_CAMERAS: [], CONF_PTZ_PRESETS: {}}
 
 
-@pytest.mark.parametrize("entry_options", [{**INTERVALS, **PTZ_OPTIONS}])
+@pytest.mark.parametrize("entry_options", [{**INIT_FIELDS, **PTZ_OPTIONS}])
 async def test_intervals_alone_keep_the_ptz_options(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**INTERVALS, CONF_EVENT_LOG_INTERVAL: 9}
+        result["flow_id"], {**INIT_FIELDS, CONF_EVENT_LOG_INTERVAL: 9}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {**INTERVALS, CONF_EVENT_LOG_INTERVAL: 9, **PTZ_OPTIONS}
+    assert loaded_entry.options == {**INIT_FIELDS, CONF_EVENT_LOG_INTERVAL: 9, **PTZ_OPTIONS}
 
 
 @pytest.mark.parametrize("cameras", [["abc"], ["0"], ["129"], ["1", "-2"]])
