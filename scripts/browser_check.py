@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from typing import Any
+import urllib.parse
 
 import aiohttp
 from demo_setup import Api, Demo, DemoError, dashboard_entities, integration_problems, login
@@ -395,6 +396,61 @@ async def check_preset_button(page: DevTools, api: Api) -> None:
     log("pressed the Entrance preset button: camera 1's preset select shows Entrance")
 
 
+async def open_media_item(page: DevTools, text: str | None, what: str) -> None:
+    """Click the media browser item whose title contains ``text`` (None: the first one)."""
+    match = "true" if text is None else f"item.textContent.includes({json.dumps(text)})"
+    element = f"deepAll('ha-media-player-browse div.child, div.child').find((item) => {match})"
+
+    async def shown() -> bool | None:
+        return await page.js(f"return Boolean({element});") or None
+
+    await until(shown, 30, f"the media browser does not show {what}")
+    await click(page, element, what)
+
+
+async def check_recording(page: DevTools, api: Api, screenshots: Path) -> None:
+    """Browse the NVR's recordings to camera 1's newest hour and see it play in the page."""
+    entry_id = (await api.entries())[0]["entry_id"]
+    folders = [("app", "media-source://ipro_nvr"), ("video", f"media-source://ipro_nvr/{entry_id}")]
+    path = "/media-browser/browser/" + "/".join(
+        urllib.parse.quote(f"{kind},{content}", safe="") for kind, content in folders
+    )
+    # A screen-sized window, so the player dialog fits in the screenshot.
+    await page.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=1280,
+        height=900,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    await navigate_in_app(page, path, "ha-media-player-browse")
+    await open_media_item(page, "camera 1", "camera 1's recordings")
+    await open_media_item(page, None, "the newest day")
+
+    async def hours() -> bool | None:
+        return await page.js("return deepText().includes(':00 - ');") or None
+
+    await until(hours, 30, "no hours of recording listed")
+    await open_media_item(page, None, "the newest hour")
+
+    async def playing() -> dict[str, Any] | None:
+        videos: list[dict[str, Any]] = await page.js(
+            "return deepAll('video').map((v) => ({width: v.videoWidth, height: v.videoHeight,"
+            " time: v.currentTime, error: v.error && v.error.message}));"
+        )
+        if videos and videos[0]["error"]:
+            raise CheckError(f"the recording does not play: {videos[0]['error']}")
+        return next((v for v in videos if v["width"] > 0 and v["time"] > 0.5), None)
+
+    started = time.monotonic()
+    video = await until(playing, 90, "the recording did not start playing")
+    log(
+        f"camera 1's newest hour plays in the browser: {video['width']}x{video['height']},"
+        f" first picture after {time.monotonic() - started:.0f} s"
+    )
+    await page.screenshot(screenshots / "screenshot-media.png")
+
+
 async def navigate_in_app(page: DevTools, path: str, ready_selector: str) -> None:
     """Move to another page of the frontend without reloading it, as a click on a link does."""
     await page.js(
@@ -465,6 +521,7 @@ async def check(args: argparse.Namespace, work: Path) -> None:
                     page, "/config/integrations/integration/ipro_nvr", "ha-config-entry-row"
                 )
                 await page.screenshot(args.screenshots / "screenshot-integration.png", 760)
+                await check_recording(page, api, args.screenshots)
                 if page.console_errors:
                     log(f"JavaScript errors on the page: {page.console_errors}")
             finally:
