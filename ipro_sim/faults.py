@@ -48,6 +48,9 @@ class Faults:
     """Split every download into this many files (0: by ``download_file_seconds``)."""
     download_file_name: str | None = None
     """Name the device sends for download files instead of its own (hostile names)."""
+    truncate_text: dict[str, int] = field(default_factory=dict)
+    """Cut the whole (non-streamed) answers of these paths to this many bytes, complete as
+    HTTP, as a device that closes mid-write without a Content-Length would."""
 
     def fail_next(self, count: int = 1, status: int = 500) -> None:
         """Answer the next ``count`` requests with ``status``."""
@@ -64,6 +67,10 @@ class Faults:
             self.garbage_next = count
         else:
             self.garbage_paths.add(cgi_name(path))
+
+    def truncate(self, path: str, size: int) -> None:
+        """Cut every whole answer to ``path`` to its first ``size`` bytes until reset."""
+        self.truncate_text[cgi_name(path)] = size
 
     def slow(self, seconds: float, path: str | None = None) -> None:
         """Delay answers by ``seconds`` (to one path, or all)."""

@@ -677,12 +677,18 @@ class NvrSimulator:
         if self.faults.take_garbage(request.path):
             return self._garbage(record.cgi)
         try:
-            return await handler(request, params)
+            response = await handler(request, params)
         except BadRequestError as exc:
             _LOGGER.debug("400 for %s: %s", request.path_qs, exc)
             return _response(_html_lines(f"400 Bad Request: {exc}"), status=400)
         except SessionLostError:
             return self._session_lost()
+        cut = self.faults.truncate_text.get(record.cgi)
+        if cut is not None and isinstance(response, web.Response):
+            body = response.body
+            if isinstance(body, bytes):
+                response.body = body[:cut]
+        return response
 
     # ------------------------------------------------------------------ session CGIs
 
