@@ -25,6 +25,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ipro_nvr.const import DOMAIN
 from ipro_sim import NvrSimulator, SimulatorConfig
+from ipro_sim.encoders import log_list_text
 from tests.integration.conftest import ENTRY_ID
 
 from .conftest import (
@@ -259,3 +260,20 @@ async def test_reboot_mid_stream_resumes_the_restream(
     finally:
         viewer.cancel()
         await asyncio.gather(viewer, return_exceptions=True)
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(seed=1, log_wrap_width=None)])
+async def test_truncated_log_list(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    nvr_sim: NvrSimulator,
+    bus_events: list[dict[str, Any]],
+) -> None:
+    # The answer cut right after its first (newest) entry still parses as a log list:
+    # taken for the whole log, the entries it lacks would fire again once it is whole.
+    text = log_list_text("EVENT", nvr_sim.event_log.lines(nvr_sim.tz), None)
+    first_entry_end = text.index('"', text.index('"GMT') + 1) + 1
+    nvr_sim.faults.truncate("loglist.cgi", first_entry_end)
+    await outage(hass, nvr_sim)
+    nvr_sim.faults.reset()
+    await recovered(hass, nvr_sim, bus_events)

@@ -244,8 +244,10 @@ def camera_from_kind(kind: str) -> int | None:
 def parse_log_list(text: str, log: LogType) -> LogList:
     """Parse ``loglist.cgi``: groups of five quoted fields, newest entry first.
 
-    Entries past the spec's maximum of 1000 are ignored. The entry count the NVR states
-    is not enforced: the entries themselves are the truth.
+    Entries past the spec's maximum of 1000 are ignored. Fewer entries than the NVR
+    announced means the answer was cut short: taken for the whole log, the missing
+    (oldest) entries would count as new again once a whole answer comes, so it is an
+    error. More entries than announced are kept.
     """
     prefix = "EVENT" if log is LogType.EVENT else "ERROR"
     values = parse_key_values(text)
@@ -257,11 +259,14 @@ def parse_log_list(text: str, log: LogType) -> LogList:
     fields = _quoted_fields(body or "")
     if fields == [""]:
         fields = []
-    if not fields and count:
-        raise IproProtocolError(f"The NVR announced {count} log entries but sent none.")
     if len(fields) % 5:
         raise IproProtocolError(
             f"The NVR sent a log list of {len(fields)} fields, not groups of five."
+        )
+    if count is not None and len(fields) // 5 < min(count, MAX_LOG_ENTRIES):
+        raise IproProtocolError(
+            f"The NVR announced {count} log entries but sent {len(fields) // 5}; "
+            "the answer was cut short."
         )
     entries: list[LogEntry] = []
     for start in range(0, min(len(fields), 5 * MAX_LOG_ENTRIES), 5):
