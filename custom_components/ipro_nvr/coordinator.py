@@ -231,14 +231,19 @@ class IproNvrCoordinator(DataUpdateCoordinator[NvrState]):
     async def _async_poll_cameras(self) -> CameraConnectionInfo:
         """Fetch camera status and keep one device per registered camera."""
         cameras = await self.client.get_camera_connection()
-        self._sync_camera_devices(cameras.registered)
+        self._sync_camera_devices(cameras)
         return cameras
 
     @callback
-    def _sync_camera_devices(self, registered: tuple[int, ...]) -> None:
-        """Create devices for newly registered cameras, remove those of removed ones."""
+    def _sync_camera_devices(self, cameras: CameraConnectionInfo) -> None:
+        """Create devices for newly registered cameras, remove those of removed ones.
+
+        Only a camera the NVR reports as not registered is removed: one missing from the
+        answer (an answer cut short) keeps its device, entities and their settings.
+        """
         registry = dr.async_get(self.hass)
         entry = self.config_entry
+        registered = cameras.registered
         for number in registered:
             if number not in self._camera_devices:
                 device = registry.async_get_or_create(
@@ -247,6 +252,8 @@ class IproNvrCoordinator(DataUpdateCoordinator[NvrState]):
                 )
                 self._camera_devices[number] = device.id
         for number in set(self._camera_devices) - set(registered):
+            if number not in cameras.cameras:
+                continue
             device_id = self._camera_devices.pop(number)
             if registry.async_get(device_id) is not None:
                 _LOGGER.info("Camera %s is no longer registered on %s", number, entry.title)

@@ -19,7 +19,11 @@ from homeassistant.components.camera import async_get_stream_source
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -277,3 +281,21 @@ async def test_truncated_log_list(
     await outage(hass, nvr_sim)
     nvr_sim.faults.reset()
     await recovered(hass, nvr_sim, bus_events)
+
+
+async def test_truncated_camera_status(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, nvr_sim: NvrSimulator
+) -> None:
+    # Cut after camera 2: cameras 3 and 4 are unknown for a poll, not unregistered, so
+    # their devices (and the user's names, areas and automations on them) stay.
+    camera_3 = CAMERA_2.replace("camera_2", "camera_3")
+    devices = dr.async_get(hass)
+    before = {d.id for d in dr.async_entries_for_config_entry(devices, loaded_entry.entry_id)}
+    head = "<HTML>\r\nCAM_CONNECT_01CH=1\r\nCAM_CONNECT_02CH=1\r\n"
+    nvr_sim.faults.truncate("as_getinfo.cgi", len(head))
+    await until(state_is(hass, camera_3, STATE_UNAVAILABLE))
+    assert state_is(hass, CAMERA_2, STATE_ON)()
+    nvr_sim.faults.reset()
+    await until(state_is(hass, camera_3, STATE_ON))
+    after = {d.id for d in dr.async_entries_for_config_entry(devices, loaded_entry.entry_id)}
+    assert after == before
