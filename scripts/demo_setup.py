@@ -338,7 +338,12 @@ async def configure_nvr(api: Api, demo: Demo) -> dict[str, Any]:
         if result["type"] != "create_entry":
             raise DemoError(f"config flow ended with {result.get('reason')}")
         return await wait_loaded(api, 90)
-    entry = entries[0]
+
+    async def settled() -> dict[str, Any] | None:
+        entry: dict[str, Any] = (await api.entries())[0]
+        return None if entry["state"] == "setup_in_progress" else entry
+
+    entry = await until(settled, 90, "the NVR entry is still being set up")
     if entry["state"] == "loaded":
         log(f"reusing the NVR entry {entry['title']!r}")
         return entry
