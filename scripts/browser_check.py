@@ -168,10 +168,12 @@ class DevTools:
             elif data.get("method") == "Runtime.exceptionThrown":
                 details = data["params"]["exceptionDetails"]
                 exception = details.get("exception", {})
+                # A rejected promise's object describes itself as "Object": show its fields.
+                preview = exception.get("preview", {}).get("properties")
                 self.console_errors.append(
-                    exception.get("description")
-                    or json.dumps(exception.get("preview") or exception.get("value"))
-                    or details.get("text", "")
+                    json.dumps(preview)
+                    if preview
+                    else exception.get("description") or details.get("text", "")
                 )
             elif (
                 data.get("method") == "Runtime.consoleAPICalled"
