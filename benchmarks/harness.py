@@ -243,6 +243,7 @@ def free_port() -> int:
 async def home_assistant(config_dir: Path | None = None) -> AsyncIterator[Any]:
     """Yield a running ``HomeAssistant`` that loads custom integrations, HTTP on loopback."""
     from homeassistant import loader  # noqa: PLC0415
+    from homeassistant.components.http.config import async_get_and_load_store  # noqa: PLC0415
     from homeassistant.setup import async_setup_component  # noqa: PLC0415
     from pytest_homeassistant_custom_component.common import (  # noqa: PLC0415
         async_test_home_assistant,
@@ -257,6 +258,11 @@ async def home_assistant(config_dir: Path | None = None) -> AsyncIterator[Any]:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
             http = {"server_host": ["127.0.0.1"], "server_port": free_port()}
             assert await async_setup_component(hass, "http", {"http": http})
+            # 2026.10 takes YAML HTTP settings as a trial and restarts Home Assistant
+            # five minutes later unless they are confirmed, as the UI would.
+            store = await async_get_and_load_store(hass)
+            if store.pending is not None:
+                await store.async_promote_pending()
             try:
                 yield hass
             finally:
