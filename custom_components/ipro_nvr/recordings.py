@@ -22,11 +22,9 @@ from datetime import datetime, timedelta
 from functools import partial
 import logging
 from pathlib import Path
-import re
 import time
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import (
     HomeAssistant,
@@ -36,12 +34,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import (
-    config_validation as cv,
-    device_registry as dr,
-    entity_registry as er,
-)
-from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 import probatio
@@ -51,7 +44,8 @@ from .aioipro.errors import IproError, IproNoRecordingError
 from .aioipro.models import DownloadedFile, DownloadKind
 from .const import ATTR_CAMERA, ATTR_DEVICE_ID, ATTR_ENTRY_ID, DOMAIN
 from .data import IproNvrConfigEntry
-from .devices import camera_from_identifiers, camera_identifier
+from .devices import camera_identifier
+from .targets import CameraTarget, async_camera_targets
 from .util import raise_translated_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -89,20 +83,6 @@ DOWNLOAD_CLIP_SCHEMA: Final = cv.make_entity_service_schema(
 )
 
 _DATA_JOBS: HassKey[DownloadJobs] = HassKey(f"{DOMAIN}_download_jobs")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CameraTarget:
-    """One camera a service call asked for, on a loaded NVR entry."""
-
-    entry: IproNvrConfigEntry
-    camera: int
-    entity_id: str | None = None
-
-    @property
-    def key(self) -> tuple[str, int]:
-        """Return what identifies the camera across ways of naming it."""
-        return (self.entry.entry_id, self.camera)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,87 +133,6 @@ class DownloadJobs:
         for task, entry_ids in list(self.tasks.items()):
             if entry_id in entry_ids:
                 task.cancel()
-
-
-def _camera_of_entity(hass: HomeAssistant, entity_id: str) -> CameraTarget | None:
-    """Return the camera an entity of this integration belongs to, if it belongs to one.
-
-    Unique ids of camera entities are ``<entry_id>_camera_<n>_<key>`` (entity.py), so
-    this works whatever platform the entity is on.
-    """
-    registry_entry = er.async_get(hass).async_get(entity_id)
-    if (
-        registry_entry is None
-        or registry_entry.platform != DOMAIN
-        or registry_entry.config_entry_id is None
-        or (entry := hass.config_entries.async_get_entry(registry_entry.config_entry_id)) is None
-    ):
-        return None
-    match = re.fullmatch(rf"{re.escape(entry.entry_id)}_camera_(\d+)_.+", registry_entry.unique_id)
-    if match is None:
-        return None
-    return CameraTarget(entry=entry, camera=int(match.group(1)), entity_id=entity_id)
-
-
-def _camera_of_device(hass: HomeAssistant, device_id: str) -> CameraTarget | None:
-    """Return the camera a device of this integration stands for, if it is a camera."""
-    device = dr.async_get(hass).async_get(device_id)
-    if device is None:
-        return None
-    entry = hass.config_entries.async_get_entry(device.config_entry_id)
-    if entry is None or entry.domain != DOMAIN:
-        return None
-    if (camera := camera_from_identifiers(entry, device.identifiers)) is None:
-        return None
-    return CameraTarget(entry=entry, camera=camera)
-
-
-@callback
-def async_resolve_cameras(hass: HomeAssistant, call: ServiceCall) -> list[CameraTarget]:
-    """Return the cameras a call targets: camera entities, or camera devices.
-
-    Resolves like the camera-control services (same rules and errors): an entity or a
-    device named explicitly must be a camera of this integration; what an area or a
-    label reaches is only filtered. A camera entity's id is kept for the answer.
-    """
-    selection = TargetSelection(call.data)
-    referenced = async_extract_referenced_entity_ids(hass, selection)
-    found: dict[tuple[str, int], CameraTarget] = {}
-    names: dict[tuple[str, int], str] = {}
-    for entity_id in sorted(referenced.referenced | referenced.indirectly_referenced):
-        if (target := _camera_of_entity(hass, entity_id)) is not None:
-            found.setdefault(target.key, target)
-            names.setdefault(target.key, entity_id)
-        elif entity_id in referenced.referenced:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_camera",
-                translation_placeholders={"target": entity_id},
-            )
-    for device_id in sorted(referenced.referenced_devices):
-        if (target := _camera_of_device(hass, device_id)) is not None:
-            found.setdefault(target.key, target)
-            names.setdefault(target.key, device_id)
-        elif device_id in selection.device_ids:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_camera",
-                translation_placeholders={"target": device_id},
-            )
-    if not found:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="no_camera_target",
-            translation_placeholders={"service": f"{call.domain}.{call.service}"},
-        )
-    for key, target in found.items():
-        if target.entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_loaded",
-                translation_placeholders={"target": names[key]},
-            )
-    return [found[key] for key in sorted(found)]
 
 
 async def async_clip_request(hass: HomeAssistant, data: dict[str, Any]) -> ClipRequest:
@@ -421,7 +320,7 @@ async def _async_background_download(
 async def _async_handle_download_clip(call: ServiceCall) -> ServiceResponse:
     """Start the download; wait for it only when the caller wants the files back."""
     hass = call.hass
-    targets = async_resolve_cameras(hass, call)
+    targets = async_camera_targets(call)
     request = await async_clip_request(hass, dict(call.data))
     jobs = hass.data.setdefault(_DATA_JOBS, DownloadJobs())
     entries = {target.entry.entry_id: target.entry for target in targets}.values()

@@ -1,35 +1,24 @@
 """Camera-control services: PTZ, centring, focus, iris, presets and AUX outputs.
 
 Registered once, in ``async_setup``, so they exist whatever entries are loaded. They
-target this integration's camera entities (or a camera's device): each target resolves
-through the registries to a config entry and a camera number, so the services work
-whatever platform the targeted entity is on.
+target this integration's camera entities (or a camera's device), resolved by
+targets.py, so the services work whatever platform the targeted entity is on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from enum import StrEnum
 import re
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import (
-    config_validation as cv,
-    device_registry as dr,
-    entity_registry as er,
-)
-from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import VolSchemaType
 import probatio
 
 from .aioipro.models import AuxAction, FocusAction, IrisAction
 from .const import DOMAIN
-from .data import IproNvrConfigEntry
-from .devices import camera_from_identifiers
 from .ptz import (
     AUX_OUTPUTS,
     PAN_TILT_LIMIT,
@@ -38,6 +27,7 @@ from .ptz import (
     async_get_ptz_controller,
 )
 from .recordings import async_register_download_service
+from .targets import CameraTarget, async_camera_targets
 from .util import raise_translated_error
 
 SERVICE_PTZ_MOVE: Final = "ptz_move"
@@ -144,77 +134,6 @@ SCHEMAS: Final[dict[str, VolSchemaType]] = {
         }
     ),
 }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CameraTarget:
-    """One camera a service call acts on."""
-
-    entry: IproNvrConfigEntry
-    camera: int
-
-
-def camera_from_unique_id(entry_id: str, unique_id: str) -> int | None:
-    """Return the camera number in a camera entity's unique id (see entity.py), or None."""
-    match = re.fullmatch(rf"{re.escape(entry_id)}_camera_(\d+)(?:_.*)?", unique_id)
-    return None if match is None else int(match.group(1))
-
-
-@callback
-def async_camera_targets(call: ServiceCall) -> list[CameraTarget]:
-    """Resolve a call's target to the cameras of loaded entries, each once, in order.
-
-    An entity named explicitly must be a camera entity of this integration; entities
-    and devices reached through a device, area or label are skipped when they are not.
-    """
-    hass = call.hass
-    selected = async_extract_referenced_entity_ids(hass, TargetSelection(call.data))
-    entity_registry = er.async_get(hass)
-    device_registry = dr.async_get(hass)
-    cameras: dict[tuple[str, int], str] = {}
-
-    for entity_id in sorted(selected.referenced | selected.indirectly_referenced):
-        entity = entity_registry.async_get(entity_id)
-        camera = None
-        if entity is not None and entity.platform == DOMAIN and entity.config_entry_id:
-            camera = camera_from_unique_id(entity.config_entry_id, entity.unique_id)
-        if entity is not None and entity.config_entry_id and camera is not None:
-            cameras.setdefault((entity.config_entry_id, camera), entity_id)
-        elif entity_id in selected.referenced:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_camera",
-                translation_placeholders={"target": entity_id},
-            )
-
-    for device_id in sorted(selected.referenced_devices):
-        device = device_registry.async_get(device_id)
-        if device is None:
-            continue
-        for entry_id in sorted(device.config_entries):
-            entry = hass.config_entries.async_get_entry(entry_id)
-            if entry is None or entry.domain != DOMAIN:
-                continue
-            if (camera := camera_from_identifiers(entry, device.identifiers)) is not None:
-                cameras.setdefault((entry_id, camera), device.name_by_user or device_id)
-
-    if not cameras:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="no_camera_target",
-            translation_placeholders={"service": f"{call.domain}.{call.service}"},
-        )
-    targets: list[CameraTarget] = []
-    for (entry_id, camera), name in sorted(cameras.items()):
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_loaded",
-                translation_placeholders={"target": name},
-            )
-        targets.append(CameraTarget(entry=entry, camera=camera))
-    return targets
 
 
 type CameraAction = Callable[[HomeAssistant, CameraTarget, dict[str, Any]], Awaitable[None]]

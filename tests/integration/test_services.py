@@ -12,7 +12,11 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.helpers.service import async_get_all_descriptions
 from homeassistant.helpers.translation import async_get_translations
 import probatio
@@ -22,7 +26,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ipro_nvr import ptz as ptz_module
 from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from custom_components.ipro_nvr.const import DOMAIN
-from custom_components.ipro_nvr.services import SCHEMAS, camera_from_unique_id
+from custom_components.ipro_nvr.services import SCHEMAS
+from custom_components.ipro_nvr.targets import camera_from_unique_id
 from ipro_sim import NvrSimulator
 
 from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL
@@ -383,35 +388,58 @@ async def test_targets_that_are_not_cameras(
         assert err.value.translation_key == "not_a_camera"
         assert err.value.translation_placeholders == {"target": entity_id}
 
-    # The NVR's own device has no camera: nothing to act on.
+    # A device named explicitly must be a camera too; the NVR's own device is not one.
     nvr_device = loaded_entry.runtime_data.nvr_device_id
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "focus", {ATTR_DEVICE_ID: nvr_device, "action": "far"})
-    assert err.value.translation_key == "no_camera_target"
+    assert err.value.translation_key == "not_a_camera"
+    assert err.value.translation_placeholders == {"target": nvr_device}
     assert control_requests(nvr_sim) == []
 
 
-async def test_devices_that_are_not_cameras_are_skipped(
+async def test_devices_named_must_be_cameras(
     hass: HomeAssistant, nvr_sim: NvrSimulator, loaded_entry: MockConfigEntry
 ) -> None:
-    """A device of another integration, or one that no longer exists, names no camera."""
+    """A device of another integration, or one that no longer exists, is refused by name."""
     other_entry = MockConfigEntry(domain="other")
     other_entry.add_to_hass(hass)
     other = dr.async_get(hass).async_get_or_create(
         config_entry_id=other_entry.entry_id, identifiers={("other", "1")}
     )
-    with pytest.raises(ServiceValidationError) as err:
-        await call(hass, "focus", {ATTR_DEVICE_ID: [other.id, "gone"], "action": "far"})
-    assert err.value.translation_key == "no_camera_target"
+    for device_id in (other.id, "gone"):
+        with pytest.raises(ServiceValidationError) as err:
+            await call(
+                hass,
+                "focus",
+                {
+                    ATTR_DEVICE_ID: [device_id, camera_device_id(hass, loaded_entry, 2)],
+                    "action": "far",
+                },
+            )
+        assert err.value.translation_key == "not_a_camera"
+        assert err.value.translation_placeholders == {"target": device_id}
+    assert control_requests(nvr_sim) == []
 
-    await call(
-        hass,
-        "focus",
-        {
-            ATTR_DEVICE_ID: [other.id, camera_device_id(hass, loaded_entry, 2)],
-            "action": "far",
-        },
+
+async def test_devices_an_area_reaches_are_filtered(
+    hass: HomeAssistant, nvr_sim: NvrSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Through an area, the NVR's device and another integration's are skipped quietly."""
+    area = ar.async_get(hass).async_create("Yard")
+    other_entry = MockConfigEntry(domain="other")
+    other_entry.add_to_hass(hass)
+    device_registry = dr.async_get(hass)
+    other = device_registry.async_get_or_create(
+        config_entry_id=other_entry.entry_id, identifiers={("other", "1")}
     )
+    for device_id in (
+        other.id,
+        loaded_entry.runtime_data.nvr_device_id,
+        camera_device_id(hass, loaded_entry, 2),
+    ):
+        device_registry.async_update_device(device_id, area_id=area.id)
+
+    await call(hass, "focus", {"area_id": area.id, "action": "far"})
     assert control_requests(nvr_sim) == [
         camctl(2, ("CMD", "FOCUS"), ("CTRL", "FAR"), ("CTRL", "START"))
     ]
@@ -490,7 +518,8 @@ async def test_a_target_is_required(hass: HomeAssistant, loaded_entry: MockConfi
 
 def test_camera_from_unique_id() -> None:
     assert camera_from_unique_id("abc", "abc_camera_12_live") == 12
-    assert camera_from_unique_id("abc", "abc_camera_3") == 3
+    # A camera device's identifier, never an entity's unique id.
+    assert camera_from_unique_id("abc", "abc_camera_3") is None
     assert camera_from_unique_id("abc", "abc_camera_x_live") is None
     assert camera_from_unique_id("abc", "abd_camera_1_live") is None
     assert camera_from_unique_id("abc", "abc_sessions_in_use") is None
