@@ -21,7 +21,9 @@ a new login would orphan the streams running on the shared live UID.
 Keep-alive: a UID dies 90 s after its last use, and open streams do not count as use.
 A background task, started with the first login and stopped by :meth:`close`, sends
 ``status.cgi`` for each UID in use that no other request used for ``keepalive_interval``
-seconds - and only then, so a busy client sends none.
+seconds - and only then, so a busy client sends none. After the NVR rejects the
+credentials it pauses until a request is accepted again: repeating a changed password in
+the background, forever, could lock the account.
 """
 
 from __future__ import annotations
@@ -119,6 +121,8 @@ class Transport:
         self.sessions: set[UidSession] = set()
         self.closing = False
         self.closed = False
+        self.auth_rejected = False
+        """Whether the last answer was a 401 (the keep-alive pauses meanwhile)."""
         self._keepalive_task: asyncio.Task[None] | None = None
 
     @property
@@ -194,7 +198,8 @@ class Transport:
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as err:
                 raise self._error(err, command) from err
-        if response.status == _HTTP_UNAUTHORIZED:
+        self.auth_rejected = response.status == _HTTP_UNAUTHORIZED
+        if self.auth_rejected:
             response.release()
             raise IproAuthError(
                 f"The NVR at {self.where} rejected the user name or password; use the "
@@ -443,6 +448,8 @@ class Transport:
         while True:
             await asyncio.sleep(period)
             for session in sorted(self.sessions, key=lambda s: s.last_used):
+                if self.auth_rejected:
+                    break
                 if not session.wants_keepalive(self.clock(), self.keepalive_interval):
                     continue
                 try:
