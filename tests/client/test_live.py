@@ -1,4 +1,8 @@
-"""Live streams from the simulator: H.264/H.265 decode, JPEG, audio, RTP/UDP, STOP."""
+"""Live streams from the simulator: H.264/H.265 decode, JPEG, audio, RTP/UDP, STOP.
+
+The client depacketizes by payload type, so a camera sending another codec than asked is
+followed (tests at the end).
+"""
 
 from __future__ import annotations
 
@@ -20,13 +24,15 @@ from custom_components.ipro_nvr.aioipro import (
     IproSessionLostError,
     JpegFrame,
     VideoCodec,
+    parse_rtp,
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
-from custom_components.ipro_nvr.aioipro.live import DropBuffer
+from custom_components.ipro_nvr.aioipro.live import DropBuffer, PayloadTypeDepacketizer
 from custom_components.ipro_nvr.aioipro.muxer import aac_channels, adts_frame
 from ipro_sim import NvrSimulator, SimulatorConfig
 
 from .conftest import ClientMaker, queries, requests_to
+from .parser_builders import START_CODE, RtpStream, rtp
 
 
 async def take[T](stream: AsyncIterator[T], count: int) -> list[T]:
@@ -309,3 +315,75 @@ async def test_audio_refused_video_goes_on(client: IproClient, nvr_sim: NvrSimul
         "H264STOP",
     ]
     assert len(queries(nvr_sim, "dlogin.cgi")) == 1
+
+
+# The codec the NVR sends, whatever was asked: payload type 98 is H.264, 101 H.265.
+
+H265_CAMERA = SimulatorConfig(camera_codecs={1: "H265"})
+H264_KEYFRAME = (b"\x67\x64\x00\x0a\xac", b"\x68\xee\x3c\x80", b"\x65\x88" + bytes(50))
+H264_P_SLICE = b"\x41\x9a" + bytes(30)
+H265_KEYFRAME = (b"\x40\x01\x0c\x01", b"\x26\x01\xaf" + bytes(40))
+H265_TRAIL = b"\x02\x01\xd0" + bytes(20)
+
+
+def depacketize(depacketizer: PayloadTypeDepacketizer, packets: list[bytes]) -> list[AccessUnit]:
+    return [unit for packet in packets for unit in depacketizer.push(parse_rtp(packet))]
+
+
+@pytest.mark.parametrize("sim_config", [H265_CAMERA], ids=["h265-camera"])
+async def test_h265_camera_asked_for_h264_streams_h265(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    async with client.live_video(1, VideoCodec.H264) as stream, asyncio.timeout(10):
+        items = await take(stream, 12)
+    units = [item for item in items if isinstance(item, AccessUnit)]
+    assert len(units) == 12
+    assert {unit.codec for unit in units} == {VideoCodec.H265}
+    assert units[0].keyframe
+    frames = decode(VideoCodec.H265, units)
+    assert len(frames) >= 10
+    assert (frames[0].width, frames[0].height) == (320, 240)
+    assert [dict(query)["COMP"] for query in queries(nvr_sim, "push.cgi")] == ["H264", "H264"]
+
+
+@pytest.mark.parametrize("sim_config", [H265_CAMERA], ids=["h265-camera"])
+async def test_h265_camera_asked_for_h264_over_rtp(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    async with (
+        client.live_rtp(1, VideoCodec.H264, 0, bind_host="127.0.0.1") as stream,
+        asyncio.timeout(10),
+    ):
+        units = await take(stream, 8)
+    assert {unit.codec for unit in units} == {VideoCodec.H265}
+    assert units[0].keyframe
+    assert len(decode(VideoCodec.H265, units)) >= 6
+    assert dict(queries(nvr_sim, "push.cgi")[0])["COMP"] == "H264"
+
+
+def test_a_codec_change_waits_for_a_keyframe_of_the_new_codec() -> None:
+    stream = RtpStream(payload_type=98)
+    packets = stream.access_unit(H264_KEYFRAME) + stream.access_unit([H264_P_SLICE])
+    # Audio, on its own sequence numbers, is not video and does not disturb it.
+    packets.append(rtp(b"\x00\x10\x01\x00" + bytes(8), sequence=7, payload_type=97))
+    stream.payload_type = 101
+    packets += stream.access_unit([H265_TRAIL])  # undecodable without what came before
+    packets += stream.access_unit(H265_KEYFRAME) + stream.access_unit([H265_TRAIL])
+    units = depacketize(PayloadTypeDepacketizer(VideoCodec.H264), packets)
+    assert [(unit.codec, unit.keyframe) for unit in units] == [
+        (VideoCodec.H264, True),
+        (VideoCodec.H264, False),
+        (VideoCodec.H265, True),
+        (VideoCodec.H265, False),
+    ]
+    assert units[2].data == b"".join(START_CODE + nal for nal in H265_KEYFRAME)
+
+
+def test_an_unknown_payload_type_is_the_codec_asked_for() -> None:
+    stream = RtpStream(payload_type=96)
+    packets = stream.access_unit(H265_KEYFRAME) + stream.access_unit([H265_TRAIL])
+    units = depacketize(PayloadTypeDepacketizer(VideoCodec.H265), packets)
+    assert [(unit.codec, unit.keyframe) for unit in units] == [
+        (VideoCodec.H265, True),
+        (VideoCodec.H265, False),
+    ]

@@ -1,7 +1,7 @@
 """LiveMedia on the simulator: snapshots, MJPEG frames, placeholder cameras, codec probing.
 
 Fake clients at the end cover what the simulator does not do (JPEG streams that end
-without a frame or stall, an NVR that sends the other codec with the right payload type).
+without a frame or stall, an NVR that sends no keyframe of the codec asked for).
 """
 
 from __future__ import annotations
@@ -193,15 +193,21 @@ async def test_mjpeg_frames_follow_the_jpeg_stream_or_the_keyframes(
 
 
 @pytest.mark.parametrize(
-    "sim_config",
+    ("sim_config", "first_starts", "refused"),
     [
-        SimulatorConfig(fps=25, speed=4.0, camera_codecs={1: "H265"}),
-        SimulatorConfig(fps=25, speed=4.0, camera_codecs={1: "H265"}, strict_codec=True),
+        # The NVR streams the camera's own codec: followed as it is, no new request.
+        (SimulatorConfig(fps=25, speed=4.0, camera_codecs={1: "H265"}), ["H264"], False),
+        # The NVR refuses the other codec: the next connection asks for the camera's.
+        (
+            SimulatorConfig(fps=25, speed=4.0, camera_codecs={1: "H265"}, strict_codec=True),
+            ["H264", "H265"],
+            True,
+        ),
     ],
     ids=["sends-its-own", "refuses"],
 )
 async def test_the_codec_a_camera_streams_is_found(
-    client: IproClient, nvr_sim: NvrSimulator
+    client: IproClient, nvr_sim: NvrSimulator, first_starts: list[str], refused: bool
 ) -> None:
     media = media_for(client, probe_timeout=1.0)
     media.configure(1, VideoCodec.H264)
@@ -212,13 +218,17 @@ async def test_the_codec_a_camera_streams_is_found(
         assert media.codec(1) is VideoCodec.H265
         diagnostics = media.diagnostics(1)
         assert diagnostics["codec"] is VideoCodec.H265
-        assert diagnostics["restream"]["last_error"] is True  # the text names the NVR
+        assert diagnostics["restream"]["last_error"] is refused  # a text would name the NVR
+        starts = [comp for cmd, comp in pushes(nvr_sim, 1) if cmd == "START"]
+        assert starts == first_starts
+        # Once the stream closed, the next one asks for the codec found.
+        await wait_for(lambda: not media.info(1).video_streaming)
+        again = await decode_async(media.stream_url(1), 10)
     finally:
         await media.stop()
-    assert decoded.codec == "hevc"
+    assert decoded.codec == again.codec == "hevc"
     starts = [comp for cmd, comp in pushes(nvr_sim, 1) if cmd == "START"]
-    assert starts[0] == "H264"
-    assert starts[-1] == "H265"
+    assert starts == [*first_starts, "H265"]
 
 
 # Fake clients for what the simulator does not do
@@ -249,18 +259,71 @@ class FakeClient:
             yield JpegFrame(jpeg=b"", recorder=RecorderInfo(), camera=None)
 
 
+@dataclass
+class MuteSource(FakeSource):
+    """A FakeSource that sends nothing at all when asked for ``mute``."""
+
+    mute: VideoCodec = VideoCodec.H264
+
+    @asynccontextmanager
+    async def __call__(
+        self, camera: int, codec: VideoCodec, *, audio: bool = False
+    ) -> AsyncIterator[AsyncIterator[AccessUnit | AudioFrame]]:
+        if codec is not self.mute:
+            async with super().__call__(camera, codec, audio=audio) as items:
+                yield items
+            return
+        self.opened.append((camera, codec, audio))
+        yield nothing(stall=True)
+
+
+async def nothing(*, stall: bool = False) -> AsyncIterator[AccessUnit | AudioFrame]:
+    """Yield no item: end at once, or never (``stall``)."""
+    if stall:
+        await asyncio.Event().wait()
+    for _ in ():
+        yield _
+
+
 @pytest.mark.usefixtures("socket_enabled")
-async def test_a_camera_streaming_the_other_codec_is_asked_again() -> None:
+async def test_a_camera_streaming_the_other_codec_is_followed() -> None:
     client = FakeClient(video=FakeSource(codec=VideoCodec.H265))  # whatever is asked
     media = LiveMedia(client, idle_timeout=0.2, reconnect_delay=0.02)
     await media.start()
     try:
         decoded = await decode_async(media.stream_url(1), 30)
+        assert [codec for _, codec, _ in client.video.opened] == [VideoCodec.H264]
+        assert media.codec(1) is VideoCodec.H265
+        await wait_for(lambda: not media.info(1).video_streaming)
+        await decode_async(media.stream_url(1), 5)
+    finally:
+        await media.stop()
+    assert decoded.codec == "hevc"
+    assert [codec for _, codec, _ in client.video.opened] == [VideoCodec.H264, VideoCodec.H265]
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_no_keyframe_in_time_asks_for_the_other_codec() -> None:
+    client = FakeClient(video=MuteSource(codec=VideoCodec.H265, mute=VideoCodec.H264))
+    media = LiveMedia(client, probe_timeout=0.2, idle_timeout=0.2, reconnect_delay=0.02)
+    await media.start()
+    try:
+        decoded = await decode_async(media.stream_url(1), 10)
+        stats = media.restreamer.stats(1)
     finally:
         await media.stop()
     assert decoded.codec == "hevc"
     assert [codec for _, codec, _ in client.video.opened] == [VideoCodec.H264, VideoCodec.H265]
     assert media.codec(1) is VideoCodec.H265
+    assert stats is not None
+    assert stats.last_error == "Camera 1 sent no keyframe in 0.2 s of asking for H264."
+
+
+async def test_a_stream_that_ends_before_a_keyframe_teaches_nothing() -> None:
+    media = LiveMedia(FakeClient())
+    items = media._probe(1, VideoCodec.H264, nothing())
+    assert [item async for item in items] == []
+    assert media.codec(1) is None
 
 
 @pytest.mark.usefixtures("socket_enabled")

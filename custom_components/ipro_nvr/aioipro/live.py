@@ -11,6 +11,10 @@ jumps back to live with a decodable picture instead of growing memory or lagging
 and more; ``dropped`` counts what it lost. A video stream also starts at a keyframe (a
 stream joined mid-GOP cannot be decoded before one). For JPEG every frame is a keyframe,
 so an overflow keeps just the newest frame.
+
+Video is depacketized by each RTP packet's payload type, not by the codec asked for: an
+NVR may answer ``COMP=H264`` with its camera's own codec (PT 98 H.264, 101 H.265), and
+each ``AccessUnit.codec`` says which it is.
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ from .audio import parse_live_audio
 from .errors import IproBusyError, IproConnectionError, IproError, IproProtocolError
 from .h26x import Depacketizer, depacketizer_for
 from .jpeg import parse_live_jpeg
-from .models import AccessUnit, AudioFrame, JpegFrame, VideoCodec
+from .models import AccessUnit, AudioFrame, JpegFrame, RtpPacket, VideoCodec
 from .multipart import Part, boundary_from_content_type, iter_parts
-from .rtp import PAYLOAD_TYPE_AUDIO, parse_rtp
+from .rtp import PAYLOAD_TYPE_AUDIO, PAYLOAD_TYPE_H264, PAYLOAD_TYPE_H265, parse_rtp
 from .session import SessionRole
 from .transport import Transport
 
@@ -45,6 +49,41 @@ AUDIO_COMP: Final = "AUDIO"
 
 
 MAX_LIVE_STREAMS: Final = 16
+
+_PAYLOAD_CODECS: Final = {
+    PAYLOAD_TYPE_H264: VideoCodec.H264,
+    PAYLOAD_TYPE_H265: VideoCodec.H265,
+}
+
+
+class PayloadTypeDepacketizer:
+    """Depacketizes video with the depacketizer its payload type names, switching as it does.
+
+    Audio packets (PT 97) are not video and are skipped. A payload type the notes do not
+    name is taken as the codec asked for, the best guess there is. When the codec changes
+    in the middle of a stream, a fresh depacketizer starts and nothing is passed on
+    before its first keyframe: pictures of the new codec cannot be decoded without it.
+    """
+
+    def __init__(self, requested: VideoCodec) -> None:
+        self._requested = requested
+        self._depacketizer: Depacketizer | None = None
+        self._await_keyframe = False
+
+    def push(self, packet: RtpPacket) -> list[AccessUnit]:
+        """Add a packet; return the access units it completed (usually zero or one)."""
+        if packet.payload_type == PAYLOAD_TYPE_AUDIO:
+            return []
+        codec = _PAYLOAD_CODECS.get(packet.payload_type, self._requested)
+        if self._depacketizer is None or codec is not self._depacketizer.codec:
+            self._await_keyframe = self._depacketizer is not None
+            self._depacketizer = depacketizer_for(codec)
+        units = self._depacketizer.push(packet)
+        if self._await_keyframe:
+            while units and not units[0].keyframe:
+                del units[0]
+            self._await_keyframe = not units
+        return units
 
 
 class Abortable(Protocol):
@@ -289,7 +328,7 @@ class LiveVideoStream(LiveStream[AccessUnit | AudioFrame]):
         super().__init__(hub, camera, DropBuffer(max_queue, start_at_keyframe=True))
         self.codec = codec
         self.audio = audio
-        self._depacketizer: Depacketizer = depacketizer_for(codec)
+        self._depacketizer = PayloadTypeDepacketizer(codec)
 
     async def _start(self) -> None:
         video = await self._open(
@@ -364,7 +403,7 @@ class LiveRtpStream(LiveStream[AccessUnit]):
         self.codec = codec
         self.port = port
         self._bind_host = bind_host
-        self._depacketizer: Depacketizer = depacketizer_for(codec)
+        self._depacketizer = PayloadTypeDepacketizer(codec)
         self._udp: asyncio.DatagramTransport | None = None
 
     async def _start(self) -> None:
@@ -391,8 +430,6 @@ class LiveRtpStream(LiveStream[AccessUnit]):
             packet = parse_rtp(data)
         except IproProtocolError:
             self.skipped_parts += 1
-            return
-        if packet.payload_type == PAYLOAD_TYPE_AUDIO:
             return
         for au in self._depacketizer.push(packet):
             self._buffer.put(au, au.keyframe)

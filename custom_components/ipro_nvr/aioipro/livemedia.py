@@ -7,9 +7,11 @@ placeholder), pictures are decoded from the video's latest keyframe. Otherwise o
 stream per camera stays open while pictures are asked for, every snapshot returns its
 newest frame (no new NVR command), and it closes after an idle time.
 
-The codec to ask for is learned per camera: the configured one first, and when a
-connection brings no keyframe of that codec within ``probe_timeout`` the other one. What
-the bytes turn out to be (H.264 or H.265) is what the camera streams.
+The codec to ask for is learned per camera: the configured one first. The client
+depacketizes by payload type, so a camera that answers with its own codec is followed as
+it is, and the codec its first keyframe shows is asked for from then on. A refused
+request, or a connection that brings no keyframe within ``probe_timeout``, makes the next
+connection ask for the other codec.
 """
 
 from __future__ import annotations
@@ -308,38 +310,46 @@ class LiveMedia:
     async def _probe(
         self, camera: int, asked: VideoCodec, stream: AsyncIterator[LiveItem]
     ) -> AsyncIterator[LiveItem]:
-        """Pass the stream on once its first keyframe shows the codec asked for.
+        """Pass the stream on, learning the camera's codec from its first keyframe.
 
-        A keyframe of the other codec means the NVR sends that one: remember it and
-        reconnect asking for it (the client depacketizes by the codec asked for). No
-        keyframe in ``probe_timeout`` means the same, unless the codec was seen before.
+        No keyframe in ``probe_timeout`` ends the connection; unless the camera's codec
+        was seen before, the next one asks for the other codec.
         """
         items = aiter(stream)
         deadline = asyncio.get_running_loop().time() + self.probe_timeout
-        while True:
+        found: VideoCodec | None = None
+        while found is None:
             try:
                 async with asyncio.timeout_at(deadline):
-                    item = await anext(items)
+                    item = await anext(items, None)
             except TimeoutError:
                 if camera not in self._confirmed:
                     self._codecs[camera] = _other(asked)
-                msg = f"Camera {camera} sent no {asked} keyframe in {self.probe_timeout:.0f} s."
+                wait = self.probe_timeout
+                msg = f"Camera {camera} sent no keyframe in {wait:g} s of asking for {asked}."
                 raise IproCodecError(msg) from None
-            found = (
-                detect_codec(item.data) if isinstance(item, AccessUnit) and item.keyframe else None
-            )
-            if found is not None:
-                self._codecs[camera] = found
-                self._confirmed.add(camera)
-                if found is not asked:
-                    _LOGGER.info("Camera %s streams %s, not %s", camera, found, asked)
-                    msg = f"Camera {camera} streams {found}, not {asked}; asking for {found}."
-                    raise IproCodecError(msg)
-                yield item
-                break
+            if item is None:
+                return
+            if isinstance(item, AccessUnit) and item.keyframe:
+                found = detect_codec(item.data)
+                if found is not None:
+                    self._learn(camera, asked, found)
             yield item
         async for item in items:
             yield item
+
+    def _learn(self, camera: int, asked: VideoCodec, found: VideoCodec) -> None:
+        """Remember the codec a keyframe showed, to ask for it on the next connection."""
+        self._codecs[camera] = found
+        self._confirmed.add(camera)
+        if found is not asked:
+            _LOGGER.info(
+                "Camera %s streams %s, not %s; asking for %s from now on",
+                camera,
+                found,
+                asked,
+                found,
+            )
 
     # Pictures
 
