@@ -18,6 +18,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .aioipro.models import CameraStatus
 from .coordinator import IproNvrCoordinator, NvrState
 from .data import IproNvrConfigEntry, IproNvrData
 from .devices import camera_device_info, nvr_identifier
@@ -68,12 +69,31 @@ class IproCameraEntity(CoordinatorEntity[IproNvrCoordinator]):
         entry = data.coordinator.config_entry
         self._attr_unique_id = f"{entry.entry_id}_camera_{camera}_{description.key}"
         self._attr_device_info = camera_device_info(entry, camera, data.nvr_device_id)
+        self._polled = self._camera_poll()
 
     @property
     @override
     def available(self) -> bool:
         """Return whether the NVR answers and still has this camera registered."""
         return super().available and self.camera in self.coordinator.data.cameras.registered
+
+    def _camera_poll(self) -> tuple[bool, CameraStatus | None]:
+        """Return what a camera entity shows from the polls: reachability and its status."""
+        coordinator = self.coordinator
+        return coordinator.last_update_success, coordinator.data.cameras.cameras.get(self.camera)
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when the NVR's reachability or this camera's status changed.
+
+        Every new log entry changes the coordinator's data, and would otherwise make every
+        camera entity (over 600 on a 128-camera NVR) write its unchanged state again.
+        """
+        polled = self._camera_poll()
+        if polled != self._polled:
+            self._polled = polled
+            super()._handle_coordinator_update()
 
 
 @callback
