@@ -10,7 +10,8 @@ instead of retrying the old password in a loop that could lock the account.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 import itertools
 from pathlib import Path
@@ -27,10 +28,17 @@ from custom_components.ipro_nvr.aioipro.errors import (
     IproError,
     IproProtocolError,
 )
-from custom_components.ipro_nvr.aioipro.models import DownloadKind, VideoCodec
+from custom_components.ipro_nvr.aioipro.models import (
+    AccessUnit,
+    AudioCodec,
+    AudioFrame,
+    DownloadKind,
+    VideoCodec,
+)
 from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from custom_components.ipro_nvr.aioipro.restream import Restreamer, StreamStats
 from ipro_sim import NvrSimulator, SimulatorConfig
+from tests.client.restream_media import FakeSource
 
 from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL, until
 
@@ -244,3 +252,40 @@ async def test_restream_reconnects_back_off_with_a_wrong_password(
     assert len(attempts) <= 10
     assert gaps == sorted(gaps, key=lambda gap: round(gap, 1))
     assert gaps[-1] >= 0.35
+
+
+async def test_oversized_audio_frame_is_dropped_not_the_stream(socket_enabled: None) -> None:
+    # ADTS lengths have 13 bits: a 600 kB "audio frame" cannot be framed, and must not
+    # take the camera's video down with it.
+    fake = FakeSource()
+
+    @asynccontextmanager
+    async def source(
+        camera: int, codec: VideoCodec, *, audio: bool = False
+    ) -> AsyncIterator[AsyncIterator[AccessUnit | AudioFrame]]:
+        async with fake(camera, codec, audio=audio) as items:
+
+            async def with_a_huge_frame() -> AsyncIterator[AccessUnit | AudioFrame]:
+                async for number, item in aenumerate(items):
+                    yield item
+                    if number == 40:
+                        huge = b"\x21" + bytes(600_000)  # starts like a mono frame
+                        yield AudioFrame(codec=AudioCodec.AAC_LC, data=huge, timestamp=None)
+
+            yield with_a_huge_frame()
+
+    async with Restreamer(source, reconnect_delay=0.05) as restreamer:
+        url = restreamer.url(1, VideoCodec.H264, audio=True)
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            async for _ in response.content.iter_any():
+                if stats(restreamer).keyframes >= 8:
+                    break
+        assert stats(restreamer).connects == 1
+        assert stats(restreamer).last_error is None
+
+
+async def aenumerate[T](items: AsyncIterator[T]) -> AsyncIterator[tuple[int, T]]:
+    number = 0
+    async for item in items:
+        yield number, item
+        number += 1

@@ -33,6 +33,7 @@ from custom_components.ipro_nvr.aioipro.multipart import (
 )
 from custom_components.ipro_nvr.aioipro.muxer import (
     aac_channels,
+    adts_frame,
     detect_codec,
     inspect_keyframe,
     is_adts,
@@ -232,3 +233,15 @@ def test_fuzz_restream_clock_never_goes_back(stamps: list[int], losses: list[boo
         else:
             out.append(timeline.next(rtp))
     assert all(a < b for a, b in itertools.pairwise(out))
+
+
+@FUZZ
+@given(size=st.integers(0, 20_000), channels=st.sampled_from([1, 2]))
+def test_fuzz_adts_length_is_exact_or_refused(size: int, channels: int) -> None:
+    try:
+        framed = adts_frame(bytes(size), channels)
+    except IproProtocolError:
+        assert size + 7 > 0x1FFF
+        return
+    length = ((framed[3] & 0x03) << 11) | (framed[4] << 3) | (framed[5] >> 5)
+    assert length == len(framed) == size + 7

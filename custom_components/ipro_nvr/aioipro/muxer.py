@@ -17,6 +17,7 @@ from typing import Final, NamedTuple
 
 import av
 
+from .errors import IproProtocolError
 from .models import VideoCodec
 
 TIME_BASE: Final = Fraction(1, 90000)
@@ -33,6 +34,7 @@ _PAT_HEADER: Final = b"\x47\x40\x00"  # sync byte, payload start + PID 0
 _START_CODE: Final = b"\x00\x00\x01"
 _FFMPEG_NAMES: Final = {VideoCodec.H264: "h264", VideoCodec.H265: "hevc"}
 _ADTS_SAMPLE_RATE_48K: Final = 3
+_ADTS_MAX_LENGTH: Final = 0x1FFF
 _AAC_LC_PROFILE: Final = 1  # ADTS stores the audio object type minus one
 _AAC_SCE: Final = 0
 _AAC_CPE: Final = 1
@@ -162,8 +164,13 @@ def is_adts(frame: bytes) -> bool:
 
 
 def adts_frame(frame: bytes, channels: int) -> bytes:
-    """Prefix a raw 48 kHz AAC-LC frame with a 7-byte ADTS header, as MPEG-TS requires."""
+    """Prefix a raw 48 kHz AAC-LC frame with a 7-byte ADTS header, as MPEG-TS requires.
+
+    ADTS counts the frame in 13 bits: a longer one is not AAC and cannot be framed.
+    """
     length = len(frame) + 7
+    if length > _ADTS_MAX_LENGTH:
+        raise IproProtocolError(f"The NVR sent an audio frame of {len(frame)} bytes.")
     header = bytes(
         (
             0xFF,

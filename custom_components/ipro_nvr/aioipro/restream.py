@@ -29,7 +29,7 @@ from typing import Final, Protocol, Self
 
 from aiohttp import hdrs, web
 
-from .errors import IproBusyError, IproError, IproTimeoutError
+from .errors import IproBusyError, IproError, IproProtocolError, IproTimeoutError
 from .models import AccessUnit, AudioCodec, AudioFrame, VideoCodec
 from .muxer import (
     AAC_FRAME_TICKS,
@@ -483,7 +483,11 @@ class _CameraStream:
                 self._audio_channels = aac_channels(frame.data)
                 if self._audio_channels is None:
                     return  # a fill or priming frame cannot tell mono from stereo
-            data = adts_frame(frame.data, self._audio_channels)
+            try:
+                data = adts_frame(frame.data, self._audio_channels)
+            except IproProtocolError as err:
+                _LOGGER.debug("Camera %s: dropped an audio frame: %s", self.camera, err)
+                return
         self._flush_held()
         if self._audio_next is None or abs(self._audio_next - video_now) > AUDIO_RESYNC:
             self._audio_next = video_now
