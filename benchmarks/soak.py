@@ -319,6 +319,11 @@ def summarize(soak: Soak, duration: float, held_uids: int) -> dict[str, Any]:
             name: round(max(values), 1) for name, values in streams.items() if values
         },
         "viewer_bytes": {f"camera {v.camera}": v.bytes for v in soak.viewers},
+        "viewer_gaps_s": {
+            f"camera {v.camera}": [[round(start), round(length, 1)] for start, length in v.gaps]
+            for v in soak.viewers
+        },
+        "fault_times_s": [[name, round(at)] for name, at in soak.faults],
         "rss_mib_after_warmup": round(warm[0][1], 1) if warm else None,
         "rss_mib_end": round(soak.memory[-1][1], 1) if soak.memory else None,
         "rss_mib_max": round(max(m[1] for m in soak.memory), 1) if soak.memory else None,
