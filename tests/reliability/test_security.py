@@ -57,9 +57,11 @@ def minutes_ago(minutes: float) -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes)
 
 
-def record_issued_uids(sim: NvrSimulator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+@pytest.fixture
+def issued_uids(nvr_sim: NvrSimulator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Return the list every UID the simulator issues from now on is added to."""
     issued: list[str] = []
+    sim = nvr_sim
     issue = sim.sessions.issue
 
     def recording_issue() -> tuple[Session, Session | None]:
@@ -111,14 +113,14 @@ async def read_some(url: str, size: int) -> None:
 
 async def test_no_secret_in_logs_or_diagnostics(
     hass: HomeAssistant,
+    *,
+    issued_uids: list[str],
     hass_client: ClientSessionGenerator,
     loaded_entry: MockConfigEntry,
     nvr_sim: NvrSimulator,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    issued = record_issued_uids(nvr_sim, monkeypatch)
     assert await async_setup_component(hass, "diagnostics", {})
     # Polls, a lost UID and its new login, a live stream, a download and a refused command.
     await asyncio.sleep(POLL * 1.5)
@@ -140,8 +142,8 @@ async def test_no_secret_in_logs_or_diagnostics(
     nvr_sim.faults.reset()
     diagnostics = str(await get_diagnostics_for_config_entry(hass, hass_client, loaded_entry))
 
-    secrets = secrets_of(nvr_sim, issued)
-    assert len(issued) >= 3  # control after the loss, live, download
+    secrets = secrets_of(nvr_sim, issued_uids)
+    assert len(issued_uids) >= 3  # control after the loss, live, download
     media = live_media(hass, loaded_entry)
     assert media is not None
     token = url.rsplit("/", 2)[1]
