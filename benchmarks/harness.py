@@ -60,13 +60,19 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def summary(values: list[float]) -> str:
-    """Return ``median, p95, max`` of ``values`` in seconds, for a table cell."""
+def summary(values: list[float], scale: float = 1.0, unit: str = "s") -> str:
+    """Return ``median, p95, max`` of ``values`` (seconds, times ``scale`` in ``unit``)."""
     if not values:
         return "no samples"
+    digits = 2 if scale == 1 else 0
+    median, p95, top = (
+        statistics.median(values) * scale,
+        percentile(values, 0.95) * scale,
+        max(values) * scale,
+    )
     return (
-        f"median {statistics.median(values):.2f} s, p95 {percentile(values, 0.95):.2f} s, "
-        f"max {max(values):.2f} s (n={len(values)})"
+        f"median {median:.{digits}f} {unit}, p95 {p95:.{digits}f} {unit}, "
+        f"max {top:.{digits}f} {unit} (n={len(values)})"
     )
 
 
@@ -180,6 +186,10 @@ class SimProcess:
         """Return how many requests the simulator has logged."""
         return int(await self.call("request_count"))
 
+    async def slow(self, seconds: float, path: str | None = None) -> None:
+        """Delay the simulator's answers (to one CGI, or all) by ``seconds``; 0 ends it."""
+        await self.call("slow", seconds=seconds, path=path)
+
     async def cpu(self) -> float:
         """Return the child's CPU seconds so far."""
         return float(await self.call("cpu"))
@@ -226,6 +236,9 @@ def _sim_command(sim: Any, command: dict[str, Any]) -> Any:
         return len(sim.requests)
     if op == "cpu":
         return cpu_seconds()
+    if op == "slow":
+        sim.faults.slow(float(command["seconds"]), command.get("path"))
+        return None
     raise ValueError(f"unknown simulator command {op!r}")
 
 
@@ -269,8 +282,11 @@ async def home_assistant(config_dir: Path | None = None) -> AsyncIterator[Any]:
                 await hass.async_stop(force=True)
 
 
-def entry_for(hass: Any, sim: SimProcess, options: dict[str, Any] | None = None) -> Any:
-    """Add (not set up) a config entry for the simulated NVR; return it."""
+def entry_for(hass: Any, sim: Any, options: dict[str, Any] | None = None) -> Any:
+    """Add (not set up) a config entry for the NVR at ``sim.host``/``sim.port``; return it.
+
+    The title is the model, so entity ids start with ``wj_nx400_``.
+    """
     from homeassistant.const import (  # noqa: PLC0415
         CONF_HOST,
         CONF_PASSWORD,
@@ -285,7 +301,7 @@ def entry_for(hass: Any, sim: SimProcess, options: dict[str, Any] | None = None)
 
     entry = MockConfigEntry(
         domain=DOMAIN,
-        title=str(sim.config.get("model", "WJ-NX400")),
+        title="WJ-NX400",
         unique_id=f"{sim.host}:{sim.port}",
         data={
             CONF_HOST: sim.host,
