@@ -150,3 +150,10 @@ def logins(sim: NvrSimulator) -> int:
 def answered(sim: NvrSimulator, cgi: str, status: int = 200) -> int:
     """Return how many requests to ``cgi`` were answered with ``status``."""
     return sum(1 for record in sim.requests if record.cgi == cgi and record.status == status)
+
+
+async def next_poll(hass: HomeAssistant, sim: NvrSimulator) -> None:
+    """Wait until one more event-log poll was answered and its results handled."""
+    seen = answered(sim, "loglist.cgi")
+    await until(lambda: answered(sim, "loglist.cgi") > seen)
+    await hass.async_block_till_done(wait_background_tasks=True)

@@ -40,6 +40,7 @@ from .conftest import (
     REQUEST_TIMEOUT,
     answered,
     logins,
+    next_poll,
     state_is,
     until,
 )
@@ -76,7 +77,7 @@ async def recovered(
     await until(state_is(hass, CAMERA_2, STATE_ON))
     sim.add_event("SITE(VMD)", camera=2)
     await until(lambda: len(bus_events) >= 2)
-    await asyncio.sleep(POLL * 1.5)  # later polls must not fire anything again
+    await next_poll(hass, sim)  # a later poll must not fire anything again
     assert kinds(bus_events) == ["SITE(VMD)-1", "SITE(VMD)-2"]
 
 
@@ -167,7 +168,7 @@ async def test_other_clients_evict_our_session(
         nvr_sim.login_other_clients(16)  # the oldest UID, ours, goes first
         nvr_sim.add_event("SITE(VMD)", camera=round_)
         await until(lambda: len(bus_events) == round_)  # noqa: B023 - awaited here
-    await asyncio.sleep(POLL * 1.5)
+    await next_poll(hass, nvr_sim)
     assert kinds(bus_events) == ["SITE(VMD)-1", "SITE(VMD)-2", "SITE(VMD)-3"]
     assert answered(nvr_sim, "dlogin.cgi") == 4
     # Logged in again inside the poll that noticed: never unavailable.
@@ -212,7 +213,7 @@ async def test_password_changed_starts_reauth_and_stops_trying(
     # No lock-out loop: once reauth started, nothing more goes to the NVR with the old
     # password, however long the user takes.
     refused = answered(nvr_sim, "loglist.cgi", 401) + logins(nvr_sim)
-    await asyncio.sleep(POLL * 3)
+    await asyncio.sleep(POLL * 2)
     assert answered(nvr_sim, "loglist.cgi", 401) + logins(nvr_sim) == refused
     assert loaded_entry.state is ConfigEntryState.LOADED
 
