@@ -42,6 +42,7 @@ import random
 import statistics
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 import aiohttp
@@ -122,6 +123,9 @@ class Soak:
     memory: list[tuple[float, float, int, int]] = field(default_factory=list)
     viewers: list[Viewer] = field(default_factory=list)
     logins: int = 0
+    baseline: tracemalloc.Snapshot | None = None
+    """Python allocations after the warm-up (``--trace``)."""
+    growth: list[str] = field(default_factory=list)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a successful poll that left no added event unreported."""
 
@@ -263,6 +267,8 @@ async def sample_loop(soak: Soak, stop: asyncio.Event) -> None:
         soak.logins += sum(1 for r in soak.sim.requests if r.cgi == "dlogin.cgi")
         soak.sim.requests.clear()
         soak.memory.append((soak.now(), rss_mib(), len(asyncio.all_tasks()), open_fds()))
+        if soak.args.trace and soak.baseline is None and soak.now() >= soak.args.warmup:
+            soak.baseline = tracemalloc.take_snapshot()
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 10)
 
@@ -291,6 +297,22 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     if den == 0:
         return 0.0
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / den * 3600
+
+
+def allocation_growth(soak: Soak) -> list[str]:
+    """The source lines whose live Python allocations grew most since the warm-up."""
+    if soak.baseline is None:
+        return []
+    gc.collect()
+    diff = tracemalloc.take_snapshot().compare_to(soak.baseline, "lineno")
+    total = sum(stat.size_diff for stat in diff)
+    top = sorted(diff, key=lambda stat: stat.size_diff, reverse=True)[:12]
+    lines = [f"total {total / 1024:+.0f} KiB"]
+    for stat in top:
+        frame = stat.traceback[0]
+        where = frame.filename.rsplit("site-packages/", 1)[-1].replace(str(ROOT) + "/", "")
+        lines.append(f"{where}:{frame.lineno} {stat.size_diff / 1024:+.0f} KiB")
+    return lines
 
 
 def summarize(soak: Soak, duration: float, held_uids: int) -> dict[str, Any]:
@@ -334,6 +356,7 @@ def summarize(soak: Soak, duration: float, held_uids: int) -> dict[str, Any]:
         "fds_end": soak.memory[-1][3] if soak.memory else None,
         "logins": soak.logins,
         "uids_held_at_end": held_uids,
+        "python_allocation_growth": soak.growth,
     }
 
 
@@ -388,6 +411,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await restreamer.stop()
         await client.close()
         held = len(sim.sessions.sessions)
+        soak.growth = allocation_growth(soak)
         summary = summarize(soak, duration, held)
     await sim.stop()
     return summary
@@ -404,11 +428,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the summary here")
     parser.add_argument("--verbose", action="store_true", help="log the client's warnings")
+    parser.add_argument(
+        "--trace", action="store_true", help="also trace Python allocations (slower)"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    if args.trace:
+        tracemalloc.start()
     summary = asyncio.run(run(args))
     text = json.dumps(summary, indent=2)
     print(text)
