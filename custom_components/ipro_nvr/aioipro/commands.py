@@ -31,13 +31,17 @@ type Param = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class CgiCommand:
-    """One request: CGI name, parameters after the UID, lane (``None``: stream data)."""
+    """One request: CGI name, parameters after the UID, lane (``None``: stream data).
+
+    ``priority`` commands (the polls) go before waiting ordinary ones in their lane.
+    """
 
     cgi: str
     params: tuple[Param, ...] = ()
     lane: Lane | None = Lane.COMMAND
     with_uid: bool = True
     expects_data: bool = False
+    priority: bool = False
 
     @property
     def path(self) -> str:
@@ -252,25 +256,33 @@ def aux(camera: int, number: int, action: AuxAction) -> CgiCommand:
 def error_log() -> CgiCommand:
     """``loglist.cgi`` KIND=ERR."""
     return CgiCommand(
-        "loglist.cgi", (("KIND", "ERR"), ("HTML", "as_errorlog.html")), expects_data=True
+        "loglist.cgi",
+        (("KIND", "ERR"), ("HTML", "as_errorlog.html")),
+        expects_data=True,
+        priority=True,
     )
 
 
 def event_log() -> CgiCommand:
     """``loglist.cgi`` KIND=EVENT."""
     return CgiCommand(
-        "loglist.cgi", (("KIND", "EVENT"), ("HTML", "as_eventlog.html")), expects_data=True
+        "loglist.cgi",
+        (("KIND", "EVENT"), ("HTML", "as_eventlog.html")),
+        expects_data=True,
+        priority=True,
     )
 
 
 def recorded_time() -> CgiCommand:
     """``recordedtime.cgi``: HDD capacity and recording range; no UID."""
-    return CgiCommand("recordedtime.cgi", with_uid=False, expects_data=True)
+    return CgiCommand("recordedtime.cgi", with_uid=False, expects_data=True, priority=True)
 
 
 def camera_connection() -> CgiCommand:
     """``as_getinfo.cgi?FILE=2``: camera slots and UID usage; no UID."""
-    return CgiCommand("as_getinfo.cgi", (("FILE", "2"),), with_uid=False, expects_data=True)
+    return CgiCommand(
+        "as_getinfo.cgi", (("FILE", "2"),), with_uid=False, expects_data=True, priority=True
+    )
 
 
 # Download (section 6.3)

@@ -185,7 +185,9 @@ class Transport:
         url = self.url(command, uid)
         async with contextlib.AsyncExitStack() as stack:
             if command.lane is not None:
-                await stack.enter_async_context(self.pacer.slot(command.lane, command.path))
+                await stack.enter_async_context(
+                    self.pacer.slot(command.lane, command.path, priority=command.priority)
+                )
             if session is not None:
                 session.touch(self.clock())
             _LOGGER.debug("GET %s (%s session %s)", command.path, command.lane, mask_uid(uid))
