@@ -44,6 +44,7 @@ from harness import (
     entry_for,
     header,
     home_assistant,
+    open_viewers,
     percentile,
     row,
     run,
@@ -53,7 +54,54 @@ from harness import (
 
 MEDIAN_BUDGET = 5.0
 P95_BUDGET = 10.0
-TIMEOUT = 60.0
+TIMEOUT = 120.0
+SNAPSHOT_EVERY = 10.0
+
+
+class Snapshots:
+    """Fetch camera pictures every ``SNAPSHOT_EVERY`` s, as the frontend's camera cards do.
+
+    Cameras 2.. have no JPEG stream on the simulator, so each picture comes from a
+    keyframe of the camera's video: a stream START (and, when idle, a STOP) in the
+    command lane.
+    """
+
+    def __init__(self, hass: Any, cameras: int) -> None:
+        self.hass = hass
+        self.entities = [f"camera.wj_nx400_camera_{n}" for n in range(2, cameras + 2)]
+        self.asked = 0
+        self.failed = 0
+        self.took: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start fetching."""
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop fetching."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _one(self, entity_id: str) -> None:
+        from homeassistant.components.camera import async_get_image  # noqa: PLC0415
+        from homeassistant.exceptions import HomeAssistantError  # noqa: PLC0415
+
+        self.asked += 1
+        start = time.monotonic()
+        try:
+            await async_get_image(self.hass, entity_id, timeout=SNAPSHOT_EVERY)
+        except HomeAssistantError:
+            self.failed += 1
+        else:
+            self.took.append(time.monotonic() - start)
+
+    async def _run(self) -> None:
+        while True:
+            tasks = [asyncio.create_task(self._one(e)) for e in self.entities]
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            await asyncio.gather(*tasks)
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -94,6 +142,13 @@ async def bench(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.warmup)
         first_request = await sim.request_count()
         started = time.monotonic()
+        snapshots = Snapshots(hass, args.snapshots)
+        if args.snapshots:
+            snapshots.start()
+        viewers = None
+        if args.streams:
+            # A dashboard opening its camera views: one START command a stream.
+            viewers = await open_viewers(hass, entry, args.streams, 3600)
         appended: dict[str, float] = {}
         for index in range(args.events):
             await asyncio.sleep(rng.expovariate(1 / args.mean_gap))
@@ -105,6 +160,10 @@ async def bench(args: argparse.Namespace) -> None:
         for kind in appended:
             await asyncio.wait_for(waiters[kind].wait(), TIMEOUT)
         finished = time.monotonic()
+        await snapshots.stop()
+        if viewers is not None:
+            viewers.terminate()
+            await viewers.wait()
         requests = await sim.requests(first_request)
         await hass.config_entries.async_unload(entry.entry_id)
 
@@ -114,9 +173,15 @@ async def bench(args: argparse.Namespace) -> None:
         r.time for r in answered if r.cgi == "loglist.cgi" and ("KIND", "EVENT") in r.query
     ]
     command_lane = [r for r in answered if r.cgi not in ("directctrl.cgi", "camctl.cgi")]
+    # The stream starts: the push.cgi STARTs (and the live UID's login and set-up).
+    starts = [r.time for r in answered if r.cgi == "push.cgi"]
+    burst_end = max(starts, default=started) + REAL_COMMAND_INTERVAL
+    during: list[float] = []
     latency, wait, deliver = [], [], []
     for kind, at in appended.items():
         latency.append(arrived[kind] - at)
+        if at < burst_end:
+            during.append(arrived[kind] - at)
         poll = next(t for t in log_polls if t > at)
         wait.append(poll - at)
         deliver.append(arrived[kind] - poll)
@@ -139,6 +204,18 @@ async def bench(args: argparse.Namespace) -> None:
         f"p95 {p95:.2f} s, max {max(latency):.2f} s, min {min(latency):.2f} s; budget "
         f"{MEDIAN_BUDGET:g} / {P95_BUDGET:g} s: {'met' if met else 'MISSED'}",
     )
+    if args.streams:
+        row(
+            f"  appended while {args.streams} streams started",
+            f"median {statistics.median(during):.2f} s" if during else "none",
+            f"{summary(during)}; {len(starts)} push.cgi in {burst_end - started:.0f} s",
+        )
+    if args.snapshots:
+        row(
+            f"snapshots of {args.snapshots} cameras every {SNAPSHOT_EVERY:g} s",
+            f"{snapshots.failed} of {snapshots.asked} failed",
+            summary(snapshots.took),
+        )
     row(
         "  wait for the next event-log poll",
         f"median {statistics.median(wait):.2f} s",
@@ -180,6 +257,18 @@ def main() -> None:
     parser.add_argument("--event-log-interval", type=int, help="entry option, seconds")
     parser.add_argument("--status-interval", type=int, help="entry option, seconds")
     parser.add_argument("--hdd-interval", type=int, help="entry option, seconds")
+    parser.add_argument(
+        "--snapshots",
+        type=int,
+        default=0,
+        help="fetch pictures of cameras 2..N+1 every 10 s, as dashboard cards do",
+    )
+    parser.add_argument(
+        "--streams",
+        type=int,
+        default=0,
+        help="open this many camera restreams when the events start (a dashboard opening)",
+    )
     args = parser.parse_args()
 
     async def go() -> None:

@@ -30,23 +30,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 import random
-import sys
 import time
 from typing import Any
 
 from harness import (
     REAL_CONTROL_INTERVAL,
     SimProcess,
+    all_streaming,
     entry_for,
     header,
     home_assistant,
+    open_viewers,
     percentile,
     ptz_options,
     row,
     run,
     sim_config_128,
+    stream_bytes,
     summary,
 )
 
@@ -158,50 +159,6 @@ async def bench(args: argparse.Namespace) -> None:
             f"{streamed * 8 / 1e6 / phase3:.1f} Mbit/s",
             f"{args.streams} streams to the viewer process",
         )
-
-
-async def open_viewers(
-    hass: Any, entry: Any, streams: int, seconds: float
-) -> asyncio.subprocess.Process:
-    """Read the restreams of cameras 1..``streams`` in another process (bench_restream's)."""
-    from custom_components.ipro_nvr.camera import live_media  # noqa: PLC0415
-
-    media = live_media(hass, entry)
-    assert media is not None
-    urls = [media.stream_url(camera) for camera in range(1, streams + 1)]
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).with_name("bench_restream.py")),
-        "--read",
-        str(seconds),
-        *urls,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-
-
-def all_streaming(hass: Any, entry: Any, streams: int) -> bool:
-    """Return whether cameras 1..``streams`` have each restreamed a keyframe."""
-    from custom_components.ipro_nvr.camera import live_media  # noqa: PLC0415
-
-    media = live_media(hass, entry)
-    assert media is not None
-    return all(
-        (stats := media.restreamer.stats(camera)) is not None and stats.keyframes > 0
-        for camera in range(1, streams + 1)
-    )
-
-
-def stream_bytes(hass: Any, entry: Any, streams: int) -> int:
-    """Return the bytes the restreams of cameras 1..``streams`` sent so far."""
-    from custom_components.ipro_nvr.camera import live_media  # noqa: PLC0415
-
-    media = live_media(hass, entry)
-    assert media is not None
-    return sum(
-        stats.bytes_out
-        for camera in range(1, streams + 1)
-        if (stats := media.restreamer.stats(camera)) is not None
-    )
 
 
 def main() -> None:

@@ -410,6 +410,53 @@ async def count_writes(hass: Any, platform: str) -> AsyncIterator[WriteCounter]:
                 unsub()
 
 
+# ----------------------------------------------------------------------------- live streams
+
+
+async def open_viewers(
+    hass: Any, entry: Any, streams: int, seconds: float
+) -> asyncio.subprocess.Process:
+    """Read the restreams of cameras 1..``streams`` in another process (bench_restream's)."""
+    from custom_components.ipro_nvr.camera import live_media  # noqa: PLC0415
+
+    media = live_media(hass, entry)
+    assert media is not None
+    urls = [media.stream_url(camera) for camera in range(1, streams + 1)]
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "benchmarks" / "bench_restream.py"),
+        "--read",
+        str(seconds),
+        *urls,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+
+
+def all_streaming(hass: Any, entry: Any, streams: int) -> bool:
+    """Return whether cameras 1..``streams`` have each restreamed a keyframe."""
+    from custom_components.ipro_nvr.camera import live_media  # noqa: PLC0415
+
+    media = live_media(hass, entry)
+    assert media is not None
+    return all(
+        (stats := media.restreamer.stats(camera)) is not None and stats.keyframes > 0
+        for camera in range(1, streams + 1)
+    )
+
+
+def stream_bytes(hass: Any, entry: Any, streams: int) -> int:
+    """Return the bytes the restreams of cameras 1..``streams`` sent so far."""
+    from custom_components.ipro_nvr.camera import live_media  # noqa: PLC0415
+
+    media = live_media(hass, entry)
+    assert media is not None
+    return sum(
+        stats.bytes_out
+        for camera in range(1, streams + 1)
+        if (stats := media.restreamer.stats(camera)) is not None
+    )
+
+
 # ----------------------------------------------------------------------------- running
 
 
