@@ -111,3 +111,55 @@ def test_the_polls_are_priority_commands_and_stream_control_is_not() -> None:
         commands.push_http(1, False, VideoCodec.H264),
     ]
     assert not any(command.priority for command in others)
+
+
+async def test_a_poll_arriving_while_the_next_start_waits_for_its_slot_goes_first() -> None:
+    pacer = Pacer(command_interval=0.1, control_interval=0.01)
+    order: list[str] = []
+    async with pacer.slot(Lane.COMMAND, "holder"):
+        start = asyncio.create_task(_queue(pacer, order, "start"))
+        await asyncio.sleep(0)
+    # Released: "start" waits for the next slot; the lane is not handed to it yet.
+    await asyncio.sleep(0.02)
+    poll = asyncio.create_task(_queue(pacer, order, "poll", priority=True))
+    await asyncio.gather(start, poll)
+    assert order == ["poll", "start"]
+    times = [s.time for s in pacer.sent]
+    assert all(b - a >= 0.1 for a, b in itertools.pairwise(times))
+
+
+async def test_a_request_waiting_for_a_closed_slot_does_not_hold_the_lane() -> None:
+    pacer = Pacer(command_interval=0.1, control_interval=0.01)
+    order: list[str] = []
+    await _queue(pacer, order, "first")
+    tasks = await _start_all(pacer, order, [("start", False)])
+    await asyncio.sleep(0.02)
+    tasks += await _start_all(pacer, order, [("poll", True)])
+    await asyncio.gather(*tasks)
+    assert order == ["first", "poll", "start"]
+
+
+async def test_the_last_waiter_cancelled_before_its_slot_leaves_the_lane_free() -> None:
+    pacer = Pacer(command_interval=0.1, control_interval=0.01)
+    order: list[str] = []
+    await _queue(pacer, order, "first")
+    tasks = await _start_all(pacer, order, [("cancelled", False)])
+    tasks[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+    await asyncio.sleep(0.12)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await _queue(pacer, order, "later")
+    assert loop.time() - start < 0.05
+    assert order == ["first", "later"]
+
+
+async def test_a_slower_injected_clock_still_decides_the_spacing() -> None:
+    loop = asyncio.get_running_loop()
+    pacer = Pacer(command_interval=0.05, control_interval=0.01, clock=lambda: loop.time() / 2)
+    order: list[str] = []
+    await _queue(pacer, order, "first")
+    await _queue(pacer, order, "second")
+    times = [s.time for s in pacer.sent]
+    assert times[1] - times[0] >= 0.05

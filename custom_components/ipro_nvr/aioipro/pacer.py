@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 import time
 
 SENT_HISTORY = 1000
@@ -50,43 +51,72 @@ class SentCommand:
 class _LaneQueue:
     """One holder at a time; priority waiters first, each kind in arrival order.
 
-    An ``asyncio.Lock`` with two queues: releasing hands the lane straight to the next
-    waiter, so nobody arriving meanwhile can take it first.
+    Like an ``asyncio.Lock`` with two queues, except that the next holder is chosen when
+    the next slot opens (``opens_in`` seconds from now), not when the lane is released:
+    a poll that arrives while a stream START waits out the interval still goes first.
+    While a hand-over is pending, newcomers queue too, so nobody takes the lane out of
+    turn.
     """
 
-    def __init__(self) -> None:
-        self._held = False
+    def __init__(self, opens_in: Callable[[], float]) -> None:
+        self._opens_in = opens_in
+        self._busy = False
+        self._timer: asyncio.TimerHandle | None = None
         self._waiters: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
 
     @asynccontextmanager
     async def hold(self, priority: bool) -> AsyncIterator[None]:
-        """Wait for the lane, then hold it until the body ends."""
-        if self._held:
+        """Wait for the lane and its next slot, then hold the lane until the body ends."""
+        if self._busy or self._timer is not None or self._opens_in() > 0:
             waiter = asyncio.get_running_loop().create_future()
             queue = self._waiters[0 if priority else 1]
             queue.append(waiter)
+            if not self._busy and self._timer is None:
+                self._schedule()
             try:
                 await waiter
             except asyncio.CancelledError:
                 if waiter.done() and not waiter.cancelled():
                     self._release()  # handed the lane while being cancelled: pass it on
-                elif waiter in queue:
-                    queue.remove(waiter)
+                else:
+                    if waiter in queue:
+                        queue.remove(waiter)
+                    if self._timer is not None and not self._waiting():
+                        self._timer.cancel()
+                        self._timer = None
                 raise
-        self._held = True
+        self._busy = True
         try:
             yield
         finally:
             self._release()
 
+    def _waiting(self) -> bool:
+        return any(not waiter.done() for queue in self._waiters for waiter in queue)
+
     def _release(self) -> None:
+        self._busy = False
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Hand the lane to the first waiter when the next slot opens (now if it is open)."""
+        if not self._waiting():
+            return
+        delay = self._opens_in()
+        if delay > 0:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._hand_over)
+        else:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        self._timer = None
         for queue in self._waiters:
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
+                    self._busy = True
                     waiter.set_result(None)
                     return
-        self._held = False
 
 
 class Pacer:
@@ -103,8 +133,8 @@ class Pacer:
         self.command_interval = command_interval
         self.control_interval = control_interval
         self._clock = clock
-        self._queues = {lane: _LaneQueue() for lane in Lane}
         self._last: dict[Lane, float | None] = dict.fromkeys(Lane)
+        self._queues = {lane: _LaneQueue(partial(self._opens_in, lane)) for lane in Lane}
         # The newest commands only, for tests and diagnostics: a client runs for years.
         self.sent: deque[SentCommand] = deque(maxlen=SENT_HISTORY)
         self.count = 0
@@ -112,6 +142,11 @@ class Pacer:
     def interval(self, lane: Lane) -> float:
         """Return the minimum spacing of request starts on ``lane``."""
         return self.command_interval if lane is Lane.COMMAND else self.control_interval
+
+    def _opens_in(self, lane: Lane) -> float:
+        """Return the seconds until ``lane``'s next slot opens (0 or less: open)."""
+        last = self._last[lane]
+        return 0.0 if last is None else last + self.interval(lane) - self._clock()
 
     @asynccontextmanager
     async def slot(
@@ -122,13 +157,11 @@ class Pacer:
         A ``priority`` request is let through before every waiting ordinary one.
         """
         async with self._queues[lane].hold(priority):
-            interval = self.interval(lane)
             while True:
-                last = self._last[lane]
-                delay = 0.0 if last is None else last + interval - self._clock()
+                delay = self._opens_in(lane)
                 if delay <= 0:
                     break
-                # The loop re-checks because the injected clock need not be the loop's.
+                # The queue waited on the loop's clock; an injected clock may disagree.
                 await asyncio.sleep(delay)
             now = self._clock()
             self.sent.append(SentCommand(time=now, lane=lane, path=path))
