@@ -237,6 +237,16 @@ async def bench(args: argparse.Namespace) -> None:
         str(sum(others.values())),
         ", ".join(f"{cgi} {n}" for cgi, n in sorted(others.items())) or "none",
     )
+    if args.trace and gaps:
+        end = log_polls[gaps.index(max(gaps)) + 1]
+        print(f"\nthe command lane before the longest event-log poll gap ({max(gaps):.1f} s):")
+        for r in command_lane:
+            if end - max(gaps) - 3 <= r.time <= end:
+                what = " ".join(
+                    f"{k}={v}" for k, v in r.query if k in ("KIND", "CMD", "CH", "FILE")
+                )
+                print(f"  {r.time - end:+7.2f} s  {r.cgi} {what} -> {r.status}")
+        print()
     row(
         "floor (event log alone, every 3 s)",
         "median ~1.5 s",
@@ -257,6 +267,9 @@ def main() -> None:
     parser.add_argument("--event-log-interval", type=int, help="entry option, seconds")
     parser.add_argument("--status-interval", type=int, help="entry option, seconds")
     parser.add_argument("--hdd-interval", type=int, help="entry option, seconds")
+    parser.add_argument(
+        "--trace", action="store_true", help="list the command lane around the longest gap"
+    )
     parser.add_argument(
         "--snapshots",
         type=int,
