@@ -126,6 +126,8 @@ class Soak:
     baseline: tracemalloc.Snapshot | None = None
     """Python allocations after the warm-up (``--trace``)."""
     growth: list[str] = field(default_factory=list)
+    task_names: list[Counter[str]] = field(default_factory=list)
+    """Running tasks by name after the warm-up and at the end."""
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after a successful poll that left no added event unreported."""
 
@@ -267,8 +269,10 @@ async def sample_loop(soak: Soak, stop: asyncio.Event) -> None:
         soak.logins += sum(1 for r in soak.sim.requests if r.cgi == "dlogin.cgi")
         soak.sim.requests.clear()
         soak.memory.append((soak.now(), rss_mib(), len(asyncio.all_tasks()), open_fds()))
-        if soak.args.trace and soak.baseline is None and soak.now() >= soak.args.warmup:
-            soak.baseline = tracemalloc.take_snapshot()
+        if soak.now() >= soak.args.warmup and not soak.task_names:
+            soak.task_names.append(task_names())
+            if soak.args.trace:
+                soak.baseline = tracemalloc.take_snapshot()
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 10)
 
@@ -297,6 +301,11 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     if den == 0:
         return 0.0
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / den * 3600
+
+
+def task_names() -> Counter[str]:
+    """Count the running asyncio tasks by their coroutine's name."""
+    return Counter(task.get_coro().__qualname__ for task in asyncio.all_tasks())  # type: ignore[union-attr]
 
 
 def allocation_growth(soak: Soak) -> list[str]:
@@ -357,6 +366,9 @@ def summarize(soak: Soak, duration: float, held_uids: int) -> dict[str, Any]:
         "logins": soak.logins,
         "uids_held_at_end": held_uids,
         "python_allocation_growth": soak.growth,
+        "tasks_added_since_warmup": dict(soak.task_names[-1] - soak.task_names[0])
+        if len(soak.task_names) == 2
+        else {},
     }
 
 
@@ -400,6 +412,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stop.set()
         # Faults off; give the poller time to catch up on what came in the last fault.
         await asyncio.gather(*tasks[-3:])
+        if soak.task_names:
+            soak.task_names.append(task_names())
         sim.faults.reset()
         soak.caught_up.clear()
         with suppress(TimeoutError):
