@@ -32,6 +32,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 import itertools
 import random
 import statistics
@@ -104,6 +107,17 @@ class Snapshots:
             await asyncio.gather(*tasks)
 
 
+@asynccontextmanager
+async def restream_options(**options: Any) -> AsyncIterator[None]:
+    """Give the camera platform's restreamer other options, in this process only."""
+    from unittest.mock import patch  # noqa: PLC0415
+
+    from custom_components.ipro_nvr import camera  # noqa: PLC0415
+
+    with patch.object(camera, "LiveMedia", partial(camera.LiveMedia, **options)):
+        yield
+
+
 async def bench(args: argparse.Namespace) -> None:
     from homeassistant.core import Event, callback  # noqa: PLC0415
 
@@ -123,7 +137,12 @@ async def bench(args: argparse.Namespace) -> None:
         options[CONF_HDD_INTERVAL] = args.hdd_interval
     rng = random.Random(args.seed)
 
-    async with SimProcess(sim_config_128()) as sim, home_assistant() as hass:
+    restream = {} if args.restream_idle is None else {"idle_timeout": args.restream_idle}
+    async with (
+        SimProcess(sim_config_128()) as sim,
+        home_assistant() as hass,
+        restream_options(**restream),
+    ):
         entry = entry_for(hass, sim, options)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
@@ -267,6 +286,11 @@ def main() -> None:
     parser.add_argument("--event-log-interval", type=int, help="entry option, seconds")
     parser.add_argument("--status-interval", type=int, help="entry option, seconds")
     parser.add_argument("--hdd-interval", type=int, help="entry option, seconds")
+    parser.add_argument(
+        "--restream-idle",
+        type=float,
+        help="try another restream idle timeout (seconds a stream stays open unwatched)",
+    )
     parser.add_argument(
         "--trace", action="store_true", help="list the command lane around the longest gap"
     )
