@@ -140,7 +140,10 @@ async def bench(args: argparse.Namespace) -> None:
         row(
             "requests to the NVR during set-up",
             str(len(requests)),
-            ", ".join(f"{r.cgi} +{r.time - wall0:.2f}" for r in requests),
+            ", ".join(
+                f"{r.cgi}{' (401 challenge)' if r.status == 401 else ''} +{r.time - wall0:.2f}"
+                for r in requests
+            ),
         )
         await hass.config_entries.async_unload(entry.entry_id)
 
