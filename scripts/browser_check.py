@@ -544,6 +544,16 @@ async def check(args: argparse.Namespace, work: Path) -> None:
     log(f"passed in {time.monotonic() - started:.0f} s")
 
 
+def home_assistant_errors(config_dir: Path, limit: int = 12) -> list[str]:
+    """Home Assistant's distinct error lines: a page that never loads often has one behind it."""
+    path = config_dir / "home-assistant.log"
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    errors = dict.fromkeys(line[24:300] for line in lines if " ERROR (" in line)
+    return list(errors)[:limit]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the check; exit code 0 when it passed or was skipped for want of Chromium."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -573,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(check(args, work))
     except (CheckError, DemoError) as err:
         log(f"FAILED: {err}")
+        for line in home_assistant_errors(work / "config"):
+            log(f"Home Assistant logged: {line}")
         log(f"logs kept in {work}")
         return 1
     except KeyboardInterrupt:
