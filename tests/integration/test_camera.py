@@ -35,8 +35,7 @@ from custom_components.ipro_nvr.const import CONF_VIDEO_CODEC, DOMAIN
 from custom_components.ipro_nvr.diagnostics import async_get_config_entry_diagnostics
 from ipro_sim import NvrSimulator, SimulatorConfig
 from tests.client.restream_media import decode_async, increasing, wait_for
-
-from .conftest import ENTRY_ID
+from tests.conftest import ENTRY_ID
 
 TRANSLATIONS = Path(__file__).parents[2] / "custom_components/ipro_nvr/translations/en.json"
 

@@ -28,8 +28,9 @@ from custom_components.ipro_nvr.const import (
     DOMAIN,
 )
 from ipro_sim import NvrSimulator, SimulatorConfig
+from tests.conftest import entry_data
 
-from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL, entry_data
+from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL
 
 
 def user_input(sim: NvrSimulator, **overrides: Any) -> dict[str, Any]:

@@ -26,8 +26,9 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.ipro_nvr.const import DOMAIN, EVENT_IPRO_NVR
 from ipro_sim import NvrSimulator
+from tests.conftest import setup_entry
 
-from .conftest import poll, poll_status, setup_entry
+from .conftest import poll, poll_status
 
 EVENT_LOG = "event.wj_nx400_event_log"
 ERROR_LOG = "event.wj_nx400_error_log"

@@ -18,8 +18,9 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.ipro_nvr.const import DOMAIN
 from ipro_sim import NvrSimulator
+from tests.conftest import setup_entry
 
-from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL, setup_entry
+from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL
 
 CAMERA_2 = "binary_sensor.wj_nx400_camera_2_connection"
 SESSIONS = "sensor.wj_nx400_sessions_in_use"

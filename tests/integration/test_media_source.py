@@ -30,8 +30,7 @@ from custom_components.ipro_nvr.const import DOMAIN
 from custom_components.ipro_nvr.devices import camera_identifier
 from custom_components.ipro_nvr.media_source import EVENT_AFTER, EVENT_BEFORE, RecordedRange
 from ipro_sim import NvrSimulator, SimulatorConfig
-
-from .conftest import setup_entry
+from tests.conftest import setup_entry
 
 ROOT = f"media-source://{DOMAIN}"
 

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from .conftest import setup_entry
+from tests.conftest import setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-01-15 12:00:00+00:00")
 

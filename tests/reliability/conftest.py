@@ -14,21 +14,17 @@ from collections.abc import Callable, Generator
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant, State, callback
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from custom_components.ipro_nvr.const import (
     CONF_EVENT_LOG_INTERVAL,
     CONF_HDD_INTERVAL,
     CONF_STATUS_INTERVAL,
-    DOMAIN,
     EVENT_IPRO_NVR,
 )
 from ipro_sim import NvrSimulator, SimulatorConfig
-from tests.integration.conftest import ENTRY_ID, entry_data
 
 COMMAND_INTERVAL = 0.02
 CONTROL_INTERVAL = 0.005
@@ -46,26 +42,20 @@ def sim_config() -> SimulatorConfig:
     return SimulatorConfig(seed=1, reboot_downtime=REBOOT_DOWNTIME)
 
 
-@pytest.fixture(autouse=True)
-def fast_client() -> Generator[list[Pacer]]:
-    """Short pacing and a short request timeout for every client the integration makes."""
-    pacers: list[Pacer] = []
-
-    def new_pacer() -> Pacer:
-        pacer = Pacer(command_interval=COMMAND_INTERVAL, control_interval=CONTROL_INTERVAL)
-        pacers.append(pacer)
-        return pacer
-
-    with (
-        patch("custom_components.ipro_nvr.util.new_pacer", new_pacer),
-        patch("custom_components.ipro_nvr.util.REQUEST_TIMEOUT", REQUEST_TIMEOUT),
-    ):
-        yield pacers
+@pytest.fixture
+def pacer_intervals() -> tuple[float, float]:
+    """Command and camera-control spacing for the test's clients."""
+    return (COMMAND_INTERVAL, CONTROL_INTERVAL)
 
 
 @pytest.fixture(autouse=True)
-def _enable(enable_integration: None) -> None:
-    """Let Home Assistant load the integration in every test of this folder."""
+def _enable(enable_integration: None, fast_pacer: list[Pacer]) -> Generator[None]:
+    """Let Home Assistant load the integration in every test of this folder.
+
+    Its clients get short pacing (``fast_pacer``) and a short request timeout.
+    """
+    with patch("custom_components.ipro_nvr.util.REQUEST_TIMEOUT", REQUEST_TIMEOUT):
+        yield
 
 
 @pytest.fixture
@@ -80,32 +70,6 @@ def entry_options() -> dict[str, Any]:
         CONF_STATUS_INTERVAL: STATUS_POLL,
         CONF_HDD_INTERVAL: 600,
     }
-
-
-@pytest.fixture
-def config_entry(
-    hass: HomeAssistant, nvr_sim: NvrSimulator, entry_options: dict[str, Any]
-) -> MockConfigEntry:
-    """A config entry (not yet set up) for the simulated NVR."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        entry_id=ENTRY_ID,
-        title=nvr_sim.config.model,
-        unique_id=f"{nvr_sim.host}:{nvr_sim.port}",
-        data=entry_data(nvr_sim),
-        options=entry_options,
-    )
-    entry.add_to_hass(hass)
-    return entry
-
-
-@pytest.fixture
-async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> MockConfigEntry:
-    """The config entry, set up against the simulator."""
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.LOADED
-    return config_entry
 
 
 @pytest.fixture

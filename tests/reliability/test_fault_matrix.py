@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ipro_nvr.const import DOMAIN
 from ipro_sim import NvrSimulator, SimulatorConfig
 from ipro_sim.encoders import log_list_text
-from tests.integration.conftest import ENTRY_ID
+from tests.conftest import ENTRY_ID
 
 from .conftest import (
     CAMERA_2,

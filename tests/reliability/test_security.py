@@ -46,7 +46,7 @@ from custom_components.ipro_nvr.const import DOMAIN
 from custom_components.ipro_nvr.views import async_sign, clip_path, playback_path
 from ipro_sim import NvrSimulator, SimulatorConfig
 from ipro_sim.state import Session
-from tests.integration.conftest import ENTRY_ID
+from tests.conftest import ENTRY_ID
 
 from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL, until
 
