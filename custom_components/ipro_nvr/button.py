@@ -7,7 +7,7 @@ move for about 2 s on one command.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 import re
 from typing import Any, override
@@ -18,11 +18,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import IproNvrConfigEntry, IproNvrData
-from .entity import IproCameraEntity, IproCameraEntityDescription, async_add_camera_entities
+from .entity import IproCameraEntity, IproCameraEntityDescription
 from .ptz import (
     PtzController,
+    async_add_ptz_entities,
     async_get_ptz_controller,
-    async_remove_stale_entities,
     ptz_cameras,
     ptz_presets,
 )
@@ -98,35 +98,20 @@ def preset_buttons(
     )
 
 
-def _descriptions(data: IproNvrData, camera: int) -> Iterable[IproPtzButtonEntityDescription]:
-    options = data.coordinator.config_entry.options
-    return (
-        description
-        for description in (*DIRECTION_BUTTONS, *preset_buttons(options, camera))
-        if description.supported(data, camera)
-    )
-
-
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: IproNvrConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the buttons of every registered PTZ camera; drop those the options no longer name."""
-    data = entry.runtime_data
-    expected = {
-        f"{entry.entry_id}_camera_{camera}_{description.key}"
-        for camera in ptz_cameras(entry.options)
-        for description in _descriptions(data, camera)
-    }
-    async_remove_stale_entities(hass, entry, Platform.BUTTON, _OWN_KEY, expected)
-
-    async_add_camera_entities(
+    async_add_ptz_entities(
+        hass,
         entry,
         async_add_entities,
-        lambda camera: (
-            IproPtzButton(data, description, camera) for description in _descriptions(data, camera)
-        ),
+        domain=Platform.BUTTON,
+        own_key=_OWN_KEY,
+        descriptions=lambda camera: (*DIRECTION_BUTTONS, *preset_buttons(entry.options, camera)),
+        create=IproPtzButton,
     )
 
 

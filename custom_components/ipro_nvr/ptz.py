@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 import logging
 import math
 import re
@@ -20,12 +20,15 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util.hass_dict import HassKey
 
 from .aioipro.client import IproClient
 from .aioipro.errors import IproError
 from .const import DOMAIN
-from .data import IproNvrConfigEntry
+from .data import IproNvrConfigEntry, IproNvrData
+from .entity import IproCameraEntityDescription, async_add_camera_entities
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,6 +128,39 @@ def async_remove_stale_entities(
             and entity.unique_id not in expected
         ):
             entity_registry.async_remove(entity.entity_id)
+
+
+@callback
+def async_add_ptz_entities[D: IproCameraEntityDescription](
+    hass: HomeAssistant,
+    entry: IproNvrConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    *,
+    domain: Platform,
+    own_key: re.Pattern[str],
+    descriptions: Callable[[int], Iterable[D]],
+    create: Callable[[IproNvrData, D, int], Entity],
+) -> None:
+    """Add a platform's PTZ entities to each camera; remove those the options dropped.
+
+    ``descriptions(camera)`` are the candidates; a camera gets those it supports.
+    """
+    data = entry.runtime_data
+
+    def supported(camera: int) -> Iterable[D]:
+        return (d for d in descriptions(camera) if d.supported(data, camera))
+
+    expected = {
+        f"{entry.entry_id}_camera_{camera}_{description.key}"
+        for camera in ptz_cameras(entry.options)
+        for description in supported(camera)
+    }
+    async_remove_stale_entities(hass, entry, domain, own_key, expected)
+    async_add_camera_entities(
+        entry,
+        async_add_entities,
+        lambda camera: (create(data, description, camera) for description in supported(camera)),
+    )
 
 
 @callback

@@ -17,14 +17,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import IproNvrConfigEntry, IproNvrData
-from .entity import IproCameraEntity, IproCameraEntityDescription, async_add_camera_entities
-from .ptz import (
-    PtzController,
-    async_get_ptz_controller,
-    async_remove_stale_entities,
-    ptz_cameras,
-    ptz_presets,
-)
+from .entity import IproCameraEntity, IproCameraEntityDescription
+from .ptz import PtzController, async_add_ptz_entities, async_get_ptz_controller, ptz_presets
 from .util import raise_translated_error
 
 # The client's pacer queues camera control on its own 0.2 s lane.
@@ -51,23 +45,14 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the preset select of every registered PTZ camera with named presets."""
-    data = entry.runtime_data
-    expected = {
-        f"{entry.entry_id}_camera_{camera}_{PRESET_SELECT.key}"
-        for camera in ptz_cameras(entry.options)
-        if PRESET_SELECT.supported(data, camera)
-    }
-    async_remove_stale_entities(
-        hass, entry, Platform.SELECT, re.compile(PRESET_SELECT.key), expected
-    )
-    async_add_camera_entities(
+    async_add_ptz_entities(
+        hass,
         entry,
         async_add_entities,
-        lambda camera: (
-            [IproPresetSelect(data, PRESET_SELECT, camera)]
-            if PRESET_SELECT.supported(data, camera)
-            else []
-        ),
+        domain=Platform.SELECT,
+        own_key=re.compile(PRESET_SELECT.key),
+        descriptions=lambda camera: (PRESET_SELECT,),
+        create=IproPresetSelect,
     )
 
 
