@@ -3,9 +3,12 @@
 The spec asks for at least 3 s between commands and about 0.2 s between camera-control
 commands. Camera control has its own lane so a PTZ press never queues behind a slow
 poll. Each lane is a queue served in arrival order, except that a ``priority`` request
-goes before every waiting ordinary one: the integration's polls (one or two a refresh)
-must not wait behind a burst of stream STARTs and STOPs - a dashboard of 16 cameras
-queued about 18 commands, 54 s, in front of the event log.
+goes before waiting ordinary ones: the integration's polls (one or two a refresh) must
+not wait behind a burst of stream STARTs and STOPs - a dashboard of 16 cameras queued
+about 18 commands, 54 s, in front of the event log. Priority is not absolute, though:
+while ordinary requests wait, the two kinds take turns. With the default intervals the
+polls alone take most slots, and a recording opened from the media browser (a login and
+two playback commands) waited 48 s behind them; taking turns costs a poll at most one slot.
 
 What must be spaced is what the NVR sees. A request can reach it later than it was let
 through: a new connection, the HTTP Digest challenge round, a loaded machine. So a
@@ -49,7 +52,10 @@ class SentCommand:
 
 
 class _LaneQueue:
-    """One holder at a time; priority waiters first, each kind in arrival order.
+    """One holder at a time; priority and ordinary waiters take turns, each kind in order.
+
+    Priority goes first unless the previous holder was priority too and an ordinary
+    request waits.
 
     Like an ``asyncio.Lock`` with two queues, except that the next holder is chosen when
     the next slot opens (``opens_in`` seconds from now), not when the lane is released:
@@ -62,14 +68,16 @@ class _LaneQueue:
         self._opens_in = opens_in
         self._busy = False
         self._timer: asyncio.TimerHandle | None = None
-        self._waiters: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+        self._priority: deque[asyncio.Future[None]] = deque()
+        self._ordinary: deque[asyncio.Future[None]] = deque()
+        self._priority_last = False
 
     @asynccontextmanager
     async def hold(self, priority: bool) -> AsyncIterator[None]:
         """Wait for the lane and its next slot, then hold the lane until the body ends."""
         if self._busy or self._timer is not None or self._opens_in() > 0:
             waiter = asyncio.get_running_loop().create_future()
-            queue = self._waiters[0 if priority else 1]
+            queue = self._priority if priority else self._ordinary
             queue.append(waiter)
             if not self._busy and self._timer is None:
                 self._schedule()
@@ -86,13 +94,14 @@ class _LaneQueue:
                         self._timer = None
                 raise
         self._busy = True
+        self._priority_last = priority
         try:
             yield
         finally:
             self._release()
 
     def _waiting(self) -> bool:
-        return any(not waiter.done() for queue in self._waiters for waiter in queue)
+        return any(not waiter.done() for waiter in (*self._priority, *self._ordinary))
 
     def _release(self) -> None:
         self._busy = False
@@ -110,7 +119,7 @@ class _LaneQueue:
 
     def _hand_over(self) -> None:
         self._timer = None
-        for queue in self._waiters:
+        for queue in self._turns():
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():
@@ -118,9 +127,15 @@ class _LaneQueue:
                     waiter.set_result(None)
                     return
 
+    def _turns(self) -> tuple[deque[asyncio.Future[None]], ...]:
+        """The queues in the order the next hand-over tries them."""
+        if self._priority_last and any(not waiter.done() for waiter in self._ordinary):
+            return (self._ordinary, self._priority)
+        return (self._priority, self._ordinary)
+
 
 class Pacer:
-    """Space the start of requests to one NVR, per lane, in arrival order (priority first)."""
+    """Space the start of requests to one NVR, per lane, in order (priority first, in turns)."""
 
     def __init__(
         self,
@@ -154,7 +169,8 @@ class Pacer:
     ) -> AsyncIterator[float]:
         """Hold ``lane`` from the next free slot until the body ends; yield the slot time.
 
-        A ``priority`` request is let through before every waiting ordinary one.
+        A ``priority`` request is let through before waiting ordinary ones, but not twice
+        in a row while one of them waits.
         """
         async with self._queues[lane].hold(priority):
             while True:
