@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import re
-from typing import ClassVar
+from typing import ClassVar, override
 
 from .errors import IproProtocolError
 from .models import AccessUnit, RecorderInfo, RtpPacket, VideoCodec
@@ -143,21 +143,29 @@ class Depacketizer(ABC):
                 self._is_keyframe_header(m.group(1)[0]) for m in _ANNEX_B_NAL.finditer(payload)
             )
 
-    def _start_fragment(self, header: bytes, data: memoryview, nal_type: int) -> bool:
-        if self._fragments is not None:
-            return False
-        self._fragments = [START_CODE, header, data]
-        self._fragment_type = nal_type
-        self._size += 4 + len(header) + len(data)
-        return True
+    def _add_fragment(self, payload: bytes, header: int, fragment_type: int, data_at: int) -> bool:
+        """Add an FU-A (RFC 6184) or FU (RFC 7798) packet: FU ``header``, data from ``data_at``.
 
-    def _continue_fragment(self, data: memoryview, nal_type: int, end: bool) -> bool:
+        The two differ only in where the FU header sits and how the NAL unit header is
+        rebuilt (``_fragment_nal_header``); the reassembly is the same. The caller reads
+        the FU header, which it needs for the fragment type anyway.
+        """
         fragments = self._fragments
-        if fragments is None or nal_type != self._fragment_type:
+        if header & 0x80:
+            if fragments is not None:
+                return False
+            nal_header = self._fragment_nal_header(payload, fragment_type)
+            fragments = self._fragments = [START_CODE, nal_header]
+            self._fragment_type = fragment_type
+            self._size += 4 + len(nal_header)
+            if not self._keyframe:
+                self._keyframe = self._is_keyframe_header(nal_header[0])
+        elif fragments is None or fragment_type != self._fragment_type:
             return False
+        data = memoryview(payload)[data_at:]
         fragments.append(data)
         self._size += len(data)
-        if end:
+        if header & 0x40:
             self._chunks.extend(fragments)
             self._fragments = None
         return True
@@ -184,9 +192,20 @@ class Depacketizer(ABC):
     def _add_payload(self, payload: bytes) -> bool:
         """Add one RTP payload to the access unit; ``False`` if it cannot be used."""
 
-    @abstractmethod
     def _starts_access_unit(self, payload: bytes) -> bool:
         """Return whether a payload visibly begins an access unit."""
+        if payload.startswith(_ANNEX_B_PREFIXES):
+            match = _ANNEX_B_NAL.search(payload)
+            return match is not None and self._starts_access_unit(payload[match.end() - 1 :])
+        return self._packet_starts_access_unit(payload)
+
+    @abstractmethod
+    def _packet_starts_access_unit(self, payload: bytes) -> bool:
+        """Return whether an RTP payload (not Annex B) visibly begins an access unit."""
+
+    @abstractmethod
+    def _fragment_nal_header(self, payload: bytes, fragment_type: int) -> bytes:
+        """Return the header of the NAL unit a fragmentation unit's first packet starts."""
 
     @abstractmethod
     def _is_keyframe_header(self, first_byte: int) -> bool:
@@ -198,9 +217,15 @@ class H264Depacketizer(Depacketizer):
 
     codec = VideoCodec.H264
 
+    @override
     def _is_keyframe_header(self, first_byte: int) -> bool:
         return first_byte & 0x1F == _H264_IDR
 
+    @override
+    def _fragment_nal_header(self, payload: bytes, fragment_type: int) -> bytes:
+        return bytes(((payload[0] & 0xE0) | fragment_type,))
+
+    @override
     def _add_payload(self, payload: bytes) -> bool:
         if not payload:
             return True
@@ -210,19 +235,7 @@ class H264Depacketizer(Depacketizer):
             if len(payload) < 3:
                 return False
             header = payload[1]
-            fragment_type = header & 0x1F
-            data = memoryview(payload)[2:]
-            if header & 0x80:
-                if not self._start_fragment(
-                    bytes(((first & 0xE0) | fragment_type,)), data, fragment_type
-                ):
-                    return False
-                if fragment_type == _H264_IDR:
-                    self._keyframe = True
-                if not header & 0x40:
-                    return True
-                data = memoryview(b"")
-            return self._continue_fragment(data, fragment_type, bool(header & 0x40))
+            return self._add_fragment(payload, header, header & 0x1F, 2)
         if self._fragments is not None:
             return False
         if 0 < nal_type < _H264_STAP_A:
@@ -237,10 +250,8 @@ class H264Depacketizer(Depacketizer):
             return self._add_aggregate(payload, 1)
         return nal_type in _H264_IGNORED
 
-    def _starts_access_unit(self, payload: bytes) -> bool:
-        if payload.startswith(_ANNEX_B_PREFIXES):
-            match = _ANNEX_B_NAL.search(payload)
-            return match is not None and self._starts_access_unit(payload[match.end() - 1 :])
+    @override
+    def _packet_starts_access_unit(self, payload: bytes) -> bool:
         if len(payload) < 2:
             return False
         nal_type = payload[0] & 0x1F
@@ -261,9 +272,15 @@ class H265Depacketizer(Depacketizer):
 
     codec = VideoCodec.H265
 
+    @override
     def _is_keyframe_header(self, first_byte: int) -> bool:
         return (first_byte >> 1) & 0x3F in _H265_KEYFRAMES
 
+    @override
+    def _fragment_nal_header(self, payload: bytes, fragment_type: int) -> bytes:
+        return bytes(((payload[0] & 0x81) | (fragment_type << 1), payload[1]))
+
+    @override
     def _add_payload(self, payload: bytes) -> bool:
         if not payload:
             return True
@@ -275,18 +292,7 @@ class H265Depacketizer(Depacketizer):
             if len(payload) < 4:
                 return False
             header = payload[2]
-            fragment_type = header & 0x3F
-            data = memoryview(payload)[3:]
-            if header & 0x80:
-                nal_header = bytes(((first & 0x81) | (fragment_type << 1), payload[1]))
-                if not self._start_fragment(nal_header, data, fragment_type):
-                    return False
-                if fragment_type in _H265_KEYFRAMES:
-                    self._keyframe = True
-                if not header & 0x40:
-                    return True
-                data = memoryview(b"")
-            return self._continue_fragment(data, fragment_type, bool(header & 0x40))
+            return self._add_fragment(payload, header, header & 0x3F, 3)
         if self._fragments is not None:
             return False
         if first == 0 and payload.startswith(_ANNEX_B_PREFIXES):
@@ -301,10 +307,8 @@ class H265Depacketizer(Depacketizer):
             return self._add_aggregate(payload, 2)
         return nal_type != _H265_PACI
 
-    def _starts_access_unit(self, payload: bytes) -> bool:
-        if payload.startswith(_ANNEX_B_PREFIXES):
-            match = _ANNEX_B_NAL.search(payload)
-            return match is not None and self._starts_access_unit(payload[match.end() - 1 :])
+    @override
+    def _packet_starts_access_unit(self, payload: bytes) -> bool:
         if len(payload) < 3:
             return False
         nal_type = (payload[0] >> 1) & 0x3F
