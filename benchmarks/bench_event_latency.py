@@ -44,9 +44,9 @@ from typing import Any
 from harness import (
     REAL_COMMAND_INTERVAL,
     SimProcess,
-    entry_for,
     header,
     home_assistant,
+    loaded_entry,
     open_viewers,
     percentile,
     row,
@@ -143,9 +143,7 @@ async def bench(args: argparse.Namespace) -> None:
         home_assistant() as hass,
         restream_options(**restream),
     ):
-        entry = entry_for(hass, sim, options)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        entry = await loaded_entry(hass, sim, options)
         arrived: dict[str, float] = {}
         waiters: dict[str, asyncio.Event] = {}
 
@@ -307,11 +305,7 @@ def main() -> None:
         help="open this many camera restreams when the events start (a dashboard opening)",
     )
     args = parser.parse_args()
-
-    async def go() -> None:
-        await bench(args)
-
-    run(go)
+    run(lambda: bench(args))
 
 
 if __name__ == "__main__":

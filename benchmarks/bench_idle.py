@@ -33,9 +33,9 @@ from harness import (
     SimProcess,
     count_writes,
     cpu_seconds,
-    entry_for,
     header,
     home_assistant,
+    loaded_entry,
     ptz_options,
     row,
     run,
@@ -55,9 +55,7 @@ async def bench(args: argparse.Namespace) -> None:
         await asyncio.sleep(args.baseline)
         baseline = (cpu_seconds() - cpu0) / (time.monotonic() - wall0)
 
-        entry = entry_for(hass, sim, ptz_options(args.ptz) if args.ptz else {})
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        entry = await loaded_entry(hass, sim, ptz_options(args.ptz) if args.ptz else {})
         await asyncio.sleep(args.warmup)
 
         async with count_writes(hass, DOMAIN) as writes:
@@ -173,11 +171,7 @@ def main() -> None:
         "--ptz", type=int, default=21, help="PTZ cameras with 3 presets (default 21)"
     )
     args = parser.parse_args()
-
-    async def go() -> None:
-        await bench(args)
-
-    run(go)
+    run(lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import tracemalloc
 from types import SimpleNamespace
 
 from bench_restream import start_sim
-from harness import entry_for, header, home_assistant, row, run
+from harness import header, home_assistant, loaded_entry, row, run
 
 MIB = 1024 * 1024
 
@@ -88,9 +88,7 @@ async def bench(args: argparse.Namespace) -> None:
     viewers: asyncio.subprocess.Process | None = None
     try:
         async with home_assistant() as hass:
-            entry = entry_for(hass, SimpleNamespace(host="127.0.0.1", port=port))
-            assert await hass.config_entries.async_setup(entry.entry_id)
-            await hass.async_block_till_done()
+            entry = await loaded_entry(hass, SimpleNamespace(host="127.0.0.1", port=port))
             media = live_media(hass, entry)
             assert media is not None
             await asyncio.sleep(5)
@@ -211,11 +209,7 @@ def main() -> None:
         "--no-tracemalloc", action="store_true", help="RSS only (tracemalloc costs CPU)"
     )
     args = parser.parse_args()
-
-    async def go() -> None:
-        await bench(args)
-
-    run(go)
+    run(lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -38,9 +38,9 @@ from harness import (
     REAL_CONTROL_INTERVAL,
     SimProcess,
     all_streaming,
-    entry_for,
     header,
     home_assistant,
+    loaded_entry,
     open_viewers,
     percentile,
     ptz_options,
@@ -109,9 +109,7 @@ async def bench(args: argparse.Namespace) -> None:
     config = sim_config_128(ptz_cameras=args.ptz, width=1280, height=720, fps=25)
     streamed, phase3 = 0, 1.0
     async with SimProcess(config) as sim, home_assistant() as hass:
-        entry = entry_for(hass, sim, ptz_options(args.ptz))
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        entry = await loaded_entry(hass, sim, ptz_options(args.ptz))
         await asyncio.sleep(args.warmup)
         results = {"polls": await phase(hass, sim, entry, args, rng)}
         await sim.slow(args.slow, "loglist.cgi")
@@ -177,11 +175,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=35.0, help="seconds before the calls")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     args = parser.parse_args()
-
-    async def go() -> None:
-        await bench(args)
-
-    run(go)
+    run(lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -157,11 +157,7 @@ def main() -> None:
         help="PTZ cameras with three named presets each (default 21: about 640 entities)",
     )
     args = parser.parse_args()
-
-    async def go() -> None:
-        await bench(args)
-
-    run(go)
+    run(lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -317,6 +317,17 @@ def entry_for(hass: Any, sim: Any, options: dict[str, Any] | None = None) -> Any
     return entry
 
 
+async def loaded_entry(hass: Any, sim: Any, options: dict[str, Any] | None = None) -> Any:
+    """Add a config entry for the NVR at ``sim.host``/``sim.port``, set it up, return it.
+
+    Returns once the set-up and what it started (first poll, platforms) are done.
+    """
+    entry = entry_for(hass, sim, options)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
 def ptz_options(cameras: int, presets: int = 3) -> dict[str, Any]:
     """Return entry options marking cameras ``1..cameras`` PTZ, each with named presets."""
     from custom_components.ipro_nvr.ptz import CONF_PTZ_CAMERAS, CONF_PTZ_PRESETS  # noqa: PLC0415
