@@ -48,6 +48,9 @@ class Faults:
     """Split every download into this many files (0: by ``download_file_seconds``)."""
     download_file_name: str | None = None
     """Name the device sends for download files instead of its own (hostile names)."""
+    download_answer: bytes | None = None
+    """Answer ``httpdl.cgi`` with exactly these body bytes (HTTP 200, the download content
+    type), to try a device's own wire habits or a broken answer on a client."""
     truncate_text: dict[str, int] = field(default_factory=dict)
     """Cut the whole (non-streamed) answers of these paths to this many bytes, complete as
     HTTP, as a device that closes mid-write without a Content-Length would."""

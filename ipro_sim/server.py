@@ -1117,6 +1117,10 @@ class NvrSimulator:
             status = 2
         await response.prepare(request)
         request["record"].status = response.status
+        if self.faults.download_answer is not None:
+            with contextlib.suppress(ConnectionError):
+                await response.write(self.faults.download_answer)
+            return response
         writer = PartWriter(request, response, self.config.multipart_boundary, self.faults)
         try:
             if status:
