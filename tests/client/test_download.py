@@ -60,9 +60,27 @@ def test_name_forms(value: str, name: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-recdata-satus": "\t1 "}, ("", "", 1)),
+        ({"X-RECDATA-STATUS": "02"}, ("", "", 2)),
+        ({"X-Prev-Filename": 'filename = "a.mp4"'}, ("", "a.mp4", 0)),
+    ],
+)
+def test_parts_with_some_headers_missing(
+    headers: dict[str, str], expected: tuple[str, str, int]
+) -> None:
+    # A device may answer status 1 with the status alone: that is still its verdict.
+    info = parse_download_part(headers)
+    assert (info.temp_name, info.prev_name, info.status) == expected
+
+
+@pytest.mark.parametrize(
     ("headers", "message"),
     [
-        ({"Content-Type": "video/mp4"}, "without a file name"),
+        ({"Content-Type": "video/mp4"}, "without file name or status headers"),
+        ({"X-Temp-FileName": "a", "X-RecData-Satus": ""}, "invalid download status"),
+        ({"X-RecData-Status": "1 2"}, "invalid download status"),
         ({"X-Temp-FileName": "a", "X-RecData-Satus": "busy"}, "invalid download status"),
         ({"X-Temp-FileName": "a", "X-RecData-Satus": "-1"}, "invalid download status"),
     ],

@@ -7,16 +7,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import os
 from pathlib import Path
+import tracemalloc
 
 import pytest
 
 from custom_components.ipro_nvr.aioipro import (
     DownloadKind,
+    IproAuthError,
     IproBusyError,
     IproCodecError,
     IproConnectionError,
+    IproError,
+    IproNoFreeSessionError,
     IproNoRecordingError,
     IproProtocolError,
+    IproTimeoutError,
     downloads,
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
@@ -24,6 +29,7 @@ from custom_components.ipro_nvr.aioipro.downloads import split_windows
 from ipro_sim import NvrSimulator, SimulatorConfig
 
 from .conftest import ClientMaker, queries, requests_to
+from .download_answers import CLIP, CLOSE, END_PART, data_part, names, raw_part
 
 
 @pytest.fixture
@@ -328,3 +334,288 @@ def test_too_many_files_of_one_name(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     other.write_bytes(b"x")
     with pytest.raises(IproProtocolError, match="Too many files"):
         downloads._place(other, tmp_path, "clip.mp4")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(CLOSE, id="close-delimiter-only"),
+        pytest.param(b"<HTML>\r\nERROR\r\n</HTML>\r\n", id="not-multipart"),
+        pytest.param(data_part().replace(b"myboundary", b"otherboundary"), id="other-boundary"),
+        pytest.param(raw_part(names("")) + CLOSE, id="status-0-without-a-file"),
+        pytest.param(raw_part(names("", status="1x")) + CLOSE, id="status-garbage"),
+        pytest.param(raw_part(names("", status="7")) + CLOSE, id="status-unknown"),
+        pytest.param(raw_part(["Content-type: video/mp4"], CLIP) + CLOSE, id="no-download-headers"),
+        pytest.param(
+            data_part() + raw_part(names("", status="1")) + CLOSE, id="status-1-after-data"
+        ),
+        pytest.param(
+            data_part() + raw_part(names("other.tmp"), b"more") + CLOSE,
+            id="switched-files-unnamed",
+        ),
+        pytest.param(
+            raw_part(names("clip.tmp", "old.mp4"), CLIP) + END_PART + CLOSE,
+            id="closes-a-file-never-opened",
+        ),
+        pytest.param(data_part() + CLOSE, id="cut-between-parts"),
+        pytest.param(data_part()[:-100], id="cut-inside-a-part"),
+    ],
+)
+async def test_answers_without_a_verdict_are_protocol_errors(
+    client: IproClient, nvr_sim: NvrSimulator, tmp_path: Path, answer: bytes
+) -> None:
+    # Only a status 1 the NVR sent means "no recording"; anything else it did not say.
+    nvr_sim.faults.download_answer = answer
+    with pytest.raises(IproProtocolError):
+        await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+    assert listing(tmp_path) == []
+    assert len(requests_to(nvr_sim, "httpdl.cgi")) == 1
+    assert nvr_sim.sessions.count == 0
+
+
+async def test_random_garbage_is_a_protocol_error(
+    client: IproClient, nvr_sim: NvrSimulator, tmp_path: Path
+) -> None:
+    nvr_sim.faults.garbage(path="httpdl.cgi")
+    with pytest.raises(IproProtocolError, match="did not say whether anything is recorded"):
+        await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+    assert listing(tmp_path) == []
+
+
+async def test_junk_without_a_boundary_costs_bounded_memory(
+    client: IproClient, nvr_sim: NvrSimulator, tmp_path: Path
+) -> None:
+    nvr_sim.faults.download_answer = os.urandom(48 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(IproProtocolError, match="without its boundary"):
+            await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024  # the reader gives up at its 4 MiB bound
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(data_part(CLIP[:100]) + data_part(CLIP[100:]) + END_PART + CLOSE, id="spec"),
+        pytest.param(
+            data_part(CLIP[:100]) + raw_part(names("", "clip.mp4"), CLIP[100:]) + CLOSE,
+            id="last-bytes-in-the-end-part",
+        ),
+        pytest.param(
+            raw_part(
+                [
+                    "content-type:application/octet-stream",
+                    'x-temp-filename:filename="clip.tmp"',
+                    "x-prev-filename:",
+                    "x-recdata-status:0",
+                ],
+                CLIP,
+                eol=b"\n",
+            )
+            + raw_part(['x-temp-filename:""', "x-prev-filename:clip.mp4"], eol=b"\n"),
+            id="lf-lower-case-no-length-no-close",
+        ),
+        pytest.param(
+            raw_part(
+                [
+                    "CONTENT-TYPE :  application/octet-stream",
+                    f"CONTENT-LENGTH:\t{len(CLIP)} ",
+                    'X-TEMP-FILENAME :\tfilename\t=\t"clip.tmp"  ',
+                    'X-PREV-FILENAME: filename=""',
+                    "X-RECDATA-SATUS:\t0\t",
+                ],
+                CLIP,
+                preamble=b"This is a multi-part message.\r\n",
+            )
+            + raw_part(['X-Temp-FileName: filename = ""', 'X-Prev-Filename: "clip.mp4"'])
+            + CLOSE,
+            id="upper-case-tabs-preamble",
+        ),
+    ],
+)
+async def test_liberal_answers_are_read(
+    client: IproClient, nvr_sim: NvrSimulator, tmp_path: Path, answer: bytes
+) -> None:
+    nvr_sim.config.download_content_type = "multipart/form-data; boundary=--myboundary"
+    nvr_sim.faults.download_answer = answer
+    files = await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+    assert [(f.path.name, f.size) for f in files] == [("clip.mp4", len(CLIP))]
+    assert files[0].path.read_bytes() == CLIP
+    assert listing(tmp_path) == ["clip.mp4"]
+
+
+@pytest.mark.parametrize(
+    "verdict",
+    [("1", IproNoRecordingError), ("2", IproCodecError), ("3", IproBusyError)],
+    ids=["no-recording", "codec", "busy"],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(["x-recdata-satus:\t{status} "], id="status-alone"),
+        pytest.param(['X-Temp-FileName: ""', "X-RecData-Status:{status}"], id="other-spelling"),
+    ],
+)
+async def test_liberal_status_answers(
+    make_client: ClientMaker,
+    nvr_sim: NvrSimulator,
+    tmp_path: Path,
+    headers: list[str],
+    verdict: tuple[str, type[IproError]],
+) -> None:
+    status, error = verdict
+    client = make_client(download_retry_delays=(0.01,))
+    lines = [line.format(status=status) for line in headers]
+    nvr_sim.faults.download_answer = raw_part(lines, eol=b"\n") + CLOSE
+    with pytest.raises(error):
+        await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+    assert listing(tmp_path) == []
+    assert len(requests_to(nvr_sim, "httpdl.cgi")) == (2 if status == "3" else 1)
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [SimulatorConfig(download_bytes_per_second=1000.0, download_part_size=1500)],
+    ids=["stalling"],
+)
+async def test_stalled_download_times_out(make_client: ClientMaker, tmp_path: Path) -> None:
+    # The NVR sends a part, then nothing for 1.5 s: longer than the client waits.
+    client = make_client(request_timeout=0.6)
+    with pytest.raises(IproTimeoutError, match="stopped sending"):
+        await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+    assert listing(tmp_path) == []
+
+
+async def test_http_503_is_retried_then_busy(
+    make_client: ClientMaker, nvr_sim: NvrSimulator, tmp_path: Path
+) -> None:
+    client = make_client(download_retry_delays=(0.05, 0.1))
+    nvr_sim.faults.fail_path("httpdl.cgi", 503)
+    with pytest.raises(IproBusyError, match="HTTP 503"):
+        await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+    assert [r.status for r in requests_to(nvr_sim, "httpdl.cgi")] == [503] * 3
+    assert nvr_sim.sessions.count == 0
+    assert listing(tmp_path) == []
+
+
+async def test_http_503_then_free(
+    make_client: ClientMaker, nvr_sim: NvrSimulator, tmp_path: Path
+) -> None:
+    client = make_client(download_retry_delays=(0.3,))
+    nvr_sim.faults.fail_path("httpdl.cgi", 503)
+    task = asyncio.create_task(
+        client.download(1, minute(20), minute(5), DownloadKind.LIST, tmp_path)
+    )
+    await until(lambda: bool(requests_to(nvr_sim, "httpdl.cgi")))
+    nvr_sim.faults.reset()
+    assert len(await task) == 1
+    assert [r.status for r in requests_to(nvr_sim, "httpdl.cgi")] == [503, 200]
+
+
+def refuse_the_download(sim: NvrSimulator) -> None:
+    sim.faults.fail_path("httpdl.cgi", 401)
+
+
+def no_free_uid(sim: NvrSimulator) -> None:
+    sim.faults.no_free_uid = True
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [(refuse_the_download, IproAuthError), (no_free_uid, IproNoFreeSessionError)],
+)
+async def test_refusals_are_not_retried(
+    make_client: ClientMaker,
+    nvr_sim: NvrSimulator,
+    tmp_path: Path,
+    fault: Callable[[NvrSimulator], None],
+    error: type[IproError],
+) -> None:
+    client = make_client(download_retry_delays=(0.05, 0.1))
+    fault(nvr_sim)
+    with pytest.raises(error):
+        await client.download(1, minute(20), minute(5), DownloadKind.MP4, tmp_path)
+    assert len(requests_to(nvr_sim, "httpdl.cgi")) <= 1
+    assert nvr_sim.sessions.count == 0
+    assert listing(tmp_path) == []
+
+
+async def test_cut_after_a_finished_file_removes_it(
+    client: IproClient, nvr_sim: NvrSimulator, tmp_path: Path
+) -> None:
+    # Three files of one part each: the first is complete when the connection breaks.
+    nvr_sim.faults.download_split_files = 3
+    nvr_sim.faults.drop_after_parts = 2
+    with pytest.raises(IproConnectionError):
+        await client.download(1, minute(20), minute(5), DownloadKind.LIST, tmp_path)
+    assert listing(tmp_path) == []
+
+
+async def read_stream(client: IproClient, received: list[bytes]) -> None:
+    """Read a streamed download of camera 1 into ``received``."""
+    async with client.download_stream(1, minute(15), minute(5), DownloadKind.MP4) as chunks:
+        async for chunk in chunks:
+            received.append(chunk)  # noqa: PERF401 - keep what came before an error
+
+
+async def test_download_stream_cut_short_is_an_error(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    # An HTTP view must not hand out a truncated clip as if it were whole.
+    nvr_sim.faults.download_answer = data_part() + CLOSE
+    received: list[bytes] = []
+    with pytest.raises(IproProtocolError, match="ended before its last file"):
+        await read_stream(client, received)
+    assert received == [CLIP]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(raw_part(names("")) + CLOSE, id="status-0-without-a-file"),
+        pytest.param(data_part() + data_part(status="1") + CLOSE, id="status-1-after-data"),
+    ],
+)
+async def test_download_stream_without_a_verdict(
+    client: IproClient, nvr_sim: NvrSimulator, answer: bytes
+) -> None:
+    nvr_sim.faults.download_answer = answer
+    with pytest.raises(IproProtocolError):
+        await read_stream(client, [])
+
+
+@pytest.mark.parametrize(
+    "sim_config", [SimulatorConfig(download_bytes_per_second=3_000_000)], ids=["slow"]
+)
+async def test_a_streamed_download_holds_one_of_the_two_slots(
+    make_client: ClientMaker, nvr_sim: NvrSimulator, tmp_path: Path
+) -> None:
+    # No retries: if a download ran beside the stream and another, the NVR's status 3
+    # would fail it.
+    client = make_client(download_retry_delays=())
+    peak = 0
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, nvr_sim.active_downloads)
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    async with client.download_stream(1, minute(6), minute(2), DownloadKind.MP4) as chunks:
+        assert (await anext(chunks))[4:8] == b"ftyp"
+        results = await asyncio.gather(
+            *(
+                client.download(cam, minute(6), minute(2), DownloadKind.MP4, tmp_path / str(cam))
+                for cam in (2, 3)
+            )
+        )
+    watcher.cancel()
+    assert peak == 2
+    assert all(len(files) == 1 for files in results)

@@ -3,9 +3,12 @@
 Each multipart part carries ``X-Temp-FileName: filename = "..."`` (the file the part's
 bytes belong to; empty ends the transfer), ``X-Prev-Filename: filename = "..."`` (the
 final name of the file just completed; empty at first) and the status, spelled
-``X-RecData-Satus`` in the spec; ``X-RecData-Status`` is accepted too. A missing status
-header means 0 (normal). Header names are matched case-insensitively, and a value may
-also be a bare or quoted name without ``filename =``.
+``X-RecData-Satus`` in the spec; ``X-RecData-Status`` is accepted too. Header names are
+matched case-insensitively, and a value may also be a bare or quoted name without
+``filename =``. A part needs at least one of these headers: a missing status means 0
+(normal), a missing name means empty (a device may answer status 1 with the status
+alone). A part with none is not a download part, and a status that is not a plain number
+is garbage: both are :class:`IproProtocolError`, never "no recording".
 """
 
 from __future__ import annotations
@@ -38,14 +41,16 @@ def parse_download_part(headers: Mapping[str, str]) -> DownloadPartInfo:
     """Read the file names and status of one download part (names as sent, unsanitised)."""
     lowered = {name.lower(): value for name, value in headers.items()}
     temp = lowered.get(TEMP_NAME_HEADER)
-    if temp is None:
-        raise IproProtocolError("The NVR sent a download part without a file name header.")
-    status_text = next((lowered[h] for h in STATUS_HEADERS if h in lowered), "0").strip()
+    prev = lowered.get(PREV_NAME_HEADER)
+    status_value = next((lowered[h] for h in STATUS_HEADERS if h in lowered), None)
+    if temp is None and prev is None and status_value is None:
+        raise IproProtocolError("The NVR sent a download part without file name or status headers.")
+    status_text = "0" if status_value is None else status_value.strip()
     if not status_text.isascii() or not status_text.isdigit():
         raise IproProtocolError(f"The NVR sent an invalid download status {status_text[:20]!r}.")
     return DownloadPartInfo(
-        temp_name=_file_name(temp),
-        prev_name=_file_name(lowered.get(PREV_NAME_HEADER, "")),
+        temp_name=_file_name(temp or ""),
+        prev_name=_file_name(prev or ""),
         status=int(status_text),
     )
 

@@ -2,8 +2,18 @@
 
 One request covers at most one hour, so a longer window becomes hourly requests, each on
 its own UID (login, download, logout), one after the other. At most two downloads run
-at once per client (the NVR answers a third with status 3); status 3 is retried with a
-growing delay before :class:`IproBusyError` is raised.
+at once per client (the NVR answers a third with status 3); status 3, and an HTTP 503
+answer to the request, are retried with a growing delay before :class:`IproBusyError` is
+raised.
+
+Only the NVR's own verdict is trusted: the first part's status decides (1 no recording,
+2 codec, 3 busy). An answer that says nothing - empty, not multipart, garbage, a first
+part that ends the transfer without a file - is :class:`IproProtocolError`, never "no
+recording"; so is a non-zero status after the first part (the NVR decides at the start,
+so a later one contradicts the data already sent) and an answer that ends before its
+last file is complete. A connection that breaks is :class:`IproConnectionError`, one that
+stalls for the request timeout :class:`IproTimeoutError`. Parts are read with the bounded
+multipart reader, so a garbage or oversized answer costs bounded memory.
 
 Files follow the NVR's protocol: each part's body belongs to the temp file its
 ``X-Temp-FileName`` names; a non-empty ``X-Prev-Filename`` closes the current temp file
@@ -24,9 +34,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import logging
 import os
 from pathlib import Path
@@ -35,6 +46,7 @@ from typing import BinaryIO, Final
 import aiohttp
 
 from . import commands
+from .commands import CgiCommand
 from .download import parse_download_part, safe_file_name
 from .errors import (
     IproBusyError,
@@ -42,6 +54,7 @@ from .errors import (
     IproConnectionError,
     IproNoRecordingError,
     IproProtocolError,
+    IproTimeoutError,
 )
 from .models import DownloadedFile, DownloadKind, DownloadPartInfo
 from .multipart import Part, boundary_from_content_type, iter_parts
@@ -57,6 +70,8 @@ STATUS_NORMAL: Final = 0
 STATUS_NO_RECORDING: Final = 1
 STATUS_CODEC: Final = 2
 STATUS_BUSY: Final = 3
+# The HTTP answer to httpdl.cgi that refuses for load, retried like status 3.
+HTTP_UNAVAILABLE: Final = 503
 _MINUTE: Final = timedelta(minutes=1)
 
 
@@ -85,8 +100,13 @@ def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, dateti
 
 
 def check_status(info: DownloadPartInfo, camera: int) -> None:
-    """Raise the error a non-zero download status stands for."""
+    """Raise the error the first part's status stands for; status 0 must open a file."""
     if info.status == STATUS_NORMAL:
+        if not info.temp_name:
+            raise IproProtocolError(
+                f"The NVR ended the download of camera {camera} with status 0 (normal) "
+                "without sending a file."
+            )
         return
     if info.status == STATUS_NO_RECORDING:
         raise IproNoRecordingError(f"Camera {camera} has no recording in the requested period.")
@@ -98,6 +118,21 @@ def check_status(info: DownloadPartInfo, camera: int) -> None:
     if info.status == STATUS_BUSY:
         raise IproBusyError("The NVR is busy with other downloads (two at most); try again later.")
     raise IproProtocolError(f"The NVR sent an unknown download status {info.status}.")
+
+
+def check_later_status(info: DownloadPartInfo, camera: int) -> None:
+    """Refuse a status after the first part: it contradicts the data already sent."""
+    if info.status != STATUS_NORMAL:
+        raise IproProtocolError(
+            f"The NVR changed the download status of camera {camera} to {info.status} in "
+            "the middle of the transfer."
+        )
+
+
+def _cut_short(camera: int) -> IproProtocolError:
+    return IproProtocolError(
+        f"The NVR's answer for camera {camera} ended before its last file was complete; try again."
+    )
 
 
 def _candidates(folder: Path, name: str) -> Iterator[Path]:
@@ -176,8 +211,9 @@ class _FileWriter:
         return True
 
     async def _write(self, body: bytes) -> None:
-        if self._handle is None:
-            raise IproProtocolError("The NVR sent download data outside of a file.")
+        # feed() writes only into an open file: the first part opens one (the request
+        # checks that), and each later part either keeps it or closes it, checked.
+        assert self._handle is not None
         await asyncio.to_thread(self._handle.write, body)
         self._size += len(body)
 
@@ -191,11 +227,6 @@ class _FileWriter:
         # Forget the temp file only once it has its name: discard() must find it before.
         self._temp_path = self._temp_name = None
         self.files.append(DownloadedFile(path=path, size=self._size))
-
-    @property
-    def open(self) -> bool:
-        """Return whether a temp file is still being written."""
-        return self._temp_path is not None
 
     async def discard(self) -> None:
         """Remove the temp file and every file this answer completed."""
@@ -228,36 +259,60 @@ class DownloadManager:
     ) -> AsyncIterator[tuple[DownloadPartInfo, Part, AsyncIterator[Part]]]:
         """Open one request (own UID, a download slot); yield its first part and the rest.
 
-        A first part with status 3 is retried after the configured delays.
+        The first part has status 0 and opens a file. Busy answers (status 3, HTTP 503)
+        are retried after the configured delays.
         """
         command = commands.download(camera, start, end, kind)
         delays = list(self._retry_delays)
         while True:
-            async with self._slots:
+            async with self._slots, AsyncExitStack() as stack:
                 session = self._transport.new_session(SessionRole.DOWNLOAD)
                 session.users = 1
-                try:
-                    response = await self._transport.open_stream(command, session)
+                stack.push_async_callback(self._release, session)
+                response = await self._transport.with_session(
+                    session, partial(self._open, command, session)
+                )
+                if response is None:
+                    if not delays:
+                        raise IproBusyError(
+                            f"The NVR at {self._transport.where} refused the download for "
+                            "load (HTTP 503); try again later."
+                        )
+                else:
+                    stack.callback(response.close)
                     parts = self._parts(response, camera)
-                    try:
-                        first = await anext(parts, None)
-                        if first is None:
-                            raise IproNoRecordingError(
-                                f"Camera {camera} has no recording in the requested period."
-                            )
-                        info = parse_download_part(first.headers)
-                        if info.status != STATUS_BUSY or not delays:
-                            check_status(info, camera)
-                            yield info, first, parts
-                            return
-                    finally:
-                        await parts.aclose()
-                        response.close()
-                finally:
-                    await self._release(session)
+                    stack.push_async_callback(parts.aclose)
+                    info, first = await self._first_part(parts, camera)
+                    if info.status != STATUS_BUSY or not delays:
+                        check_status(info, camera)
+                        yield info, first, parts
+                        return
             delay = delays.pop(0)
             _LOGGER.info("NVR busy with downloads; retrying in %s s", delay)
             await asyncio.sleep(delay)
+
+    @staticmethod
+    async def _first_part(parts: AsyncIterator[Part], camera: int) -> tuple[DownloadPartInfo, Part]:
+        """Read the part that carries the NVR's verdict on the request."""
+        first = await anext(parts, None)
+        if first is None:
+            raise IproProtocolError(
+                f"The NVR answered the download of camera {camera} without any download "
+                "part (empty or not multipart), so it did not say whether anything is "
+                "recorded."
+            )
+        return parse_download_part(first.headers), first
+
+    async def _open(
+        self, command: CgiCommand, session: UidSession, uid: str
+    ) -> aiohttp.ClientResponse | None:
+        """Send the request; ``None`` when the NVR refuses it for load (HTTP 503)."""
+        response = await self._transport.request(command, uid, session, stream=True)
+        if response.status == HTTP_UNAVAILABLE:
+            response.release()
+            return None
+        await self._transport.check_stream_start(response, command)
+        return response
 
     async def _release(self, session: UidSession) -> None:
         session.users = 0
@@ -265,12 +320,19 @@ class DownloadManager:
 
     async def _parts(self, response: aiohttp.ClientResponse, camera: int) -> AsyncGenerator[Part]:
         boundary = boundary_from_content_type(response.headers.get("Content-Type"))
+        where = self._transport.where
         try:
             async for part in iter_parts(response.content, boundary):
                 yield part
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+        except TimeoutError as err:
+            raise IproTimeoutError(
+                f"The NVR at {where} stopped sending the download of camera {camera} for "
+                f"{self._transport.request_timeout:g} s; check that it is not overloaded "
+                "and try again."
+            ) from err
+        except (aiohttp.ClientError, OSError) as err:
             raise IproConnectionError(
-                f"The download of camera {camera} from {self._transport.where} broke "
+                f"The download of camera {camera} from {where} broke "
                 f"({type(err).__name__}); check the network and try again."
             ) from err
 
@@ -286,15 +348,10 @@ class DownloadManager:
             while going:
                 part = await anext(parts, None)
                 if part is None:
-                    break
+                    raise _cut_short(camera)
                 info = parse_download_part(part.headers)
-                check_status(info, camera)
+                check_later_status(info, camera)
                 going = await writer.feed(info, part.body)
-        if writer.open:
-            raise IproConnectionError(
-                f"The download of camera {camera} ended before its last file was "
-                "complete; try again."
-            )
 
     async def _download_window(
         self,
@@ -360,18 +417,18 @@ class DownloadManager:
     async def _stream(
         self, camera: int, start: datetime, end: datetime, kind: DownloadKind
     ) -> AsyncIterator[AsyncIterator[bytes]]:
-        async with self._window(camera, start, end, kind) as (info, first, parts):
+        async with self._window(camera, start, end, kind) as (_, first, parts):
 
             async def chunks() -> AsyncIterator[bytes]:
                 if first.body:
                     yield first.body
-                going = bool(info.temp_name)
+                going = True
                 while going:
                     part = await anext(parts, None)
                     if part is None:
-                        return
+                        raise _cut_short(camera)
                     part_info = parse_download_part(part.headers)
-                    check_status(part_info, camera)
+                    check_later_status(part_info, camera)
                     if part.body:
                         yield part.body
                     going = bool(part_info.temp_name)

@@ -13,7 +13,8 @@ the header is present, otherwise everything up to the next delimiter (minus the 
 break before it). Bounded: a ``Content-Length`` above ``max_part_size`` is rejected before
 anything is allocated, a body without one may not grow past it, and headers are limited
 to 16 KiB. The end of the stream (or a close delimiter) ends the iteration; a part cut
-short by the end of the stream raises ``IproProtocolError``.
+short by the end of the stream raises ``IproProtocolError``; a last part with headers and
+no body needs no delimiter after it.
 """
 
 from __future__ import annotations
@@ -237,6 +238,10 @@ async def iter_parts(
         if length is None:
             body = await _read_to_delimiter(buffer, delimiter, max_part_size)
             if body is None:
+                # The stream ended after this part's headers: a last part without a body
+                # (the end of a download) still counts.
+                if headers:
+                    yield Part(CIMultiDictProxy(headers), b"")
                 return
         else:
             body = await _read_exactly(buffer, length)
