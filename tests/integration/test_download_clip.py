@@ -40,6 +40,7 @@ from custom_components.ipro_nvr.recordings import (
 )
 from ipro_sim import NvrSimulator, SimulatorConfig
 from ipro_sim.encoders import download_name
+from tests.client.download_answers import CLOSE, data_part, names, raw_part
 
 from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL
 
@@ -319,6 +320,67 @@ async def test_status_errors_are_translated(
         )
     assert caught.value.translation_key == key
     assert len(downloads(nvr_sim)) == 1
+    assert files_in(Path(hass.config.path("media"))) == []
+
+
+def garbage(sim: NvrSimulator) -> None:
+    sim.faults.garbage(path="httpdl.cgi")
+
+
+def status_1_after_data(sim: NvrSimulator) -> None:
+    sim.faults.download_answer = data_part() + raw_part(names("", status="1")) + CLOSE
+
+
+def cut_short(sim: NvrSimulator) -> None:
+    sim.faults.download_answer = data_part() + CLOSE
+
+
+def oversized_part(sim: NvrSimulator) -> None:
+    sim.faults.huge_content_length = True
+
+
+def http_503(sim: NvrSimulator) -> None:
+    sim.faults.fail_path("httpdl.cgi", 503)
+
+
+def http_401(sim: NvrSimulator) -> None:
+    sim.faults.fail_path("httpdl.cgi", 401)
+
+
+def no_free_uid(sim: NvrSimulator) -> None:
+    sim.faults.no_free_uid = True
+
+
+@pytest.mark.parametrize(
+    ("fault", "key"),
+    [
+        (garbage, "protocol_error"),
+        (status_1_after_data, "protocol_error"),
+        (cut_short, "protocol_error"),
+        (oversized_part, "protocol_error"),
+        (http_503, "busy"),
+        (http_401, "invalid_auth"),
+        (no_free_uid, "no_free_session"),
+    ],
+)
+async def test_broken_or_refused_answers_are_not_no_recording(
+    hass: HomeAssistant,
+    nvr_sim: NvrSimulator,
+    loaded_entry: MockConfigEntry,
+    fault: Callable[[NvrSimulator], None],
+    key: str,
+) -> None:
+    """What the NVR did not say is never "nothing recorded": each case names its cause."""
+    fault(nvr_sim)
+    start, end = window(2)
+
+    with pytest.raises(HomeAssistantError) as caught:
+        await download(
+            hass, {"device_id": camera_device(hass, loaded_entry, 1)}, start=start, end=end
+        )
+
+    assert not isinstance(caught.value, ServiceValidationError)
+    assert caught.value.translation_key == key
     assert files_in(Path(hass.config.path("media"))) == []
 
 
