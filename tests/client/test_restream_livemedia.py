@@ -32,10 +32,11 @@ from custom_components.ipro_nvr.aioipro.models import (
     RecorderInfo,
     VideoCodec,
 )
+from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from custom_components.ipro_nvr.aioipro.restream import Keyframe
 from ipro_sim import NvrSimulator, SimulatorConfig
 
-from .conftest import queries
+from .conftest import ClientMaker, queries
 from .restream_media import FakeSource, decode_async, encoded_video, wait_for
 
 FAST = SimulatorConfig(fps=25, speed=4.0, jpeg_fps=5.0)
@@ -53,7 +54,7 @@ def pushes(sim: NvrSimulator, camera: int) -> list[tuple[str, str]]:
 
 def media_for(client: IproClient, **kwargs: float) -> LiveMedia:
     options: dict[str, float] = {
-        "jpeg_idle": 0.3,
+        "picture_idle": 0.3,
         "probe_timeout": 2.0,
         "idle_timeout": 0.3,
         "reconnect_delay": 0.05,
@@ -112,9 +113,16 @@ async def test_snapshots_reuse_one_jpeg_stream_and_close_it_when_idle(
         assert pushes(nvr_sim, 1) == [("START", "JPEG")]
         await wait_for(lambda: not media.info(1).jpeg_streaming)
         await wait_for(lambda: ("STOP", "JPEG") in pushes(nvr_sim, 1))
-        # After the idle close a snapshot opens the stream again and waits for a new frame.
+        # After the idle close, a snapshot is the newest frame while it is recent enough:
+        # answered before the stream opens again for the next one.
         assert jpeg_size(await media.snapshot(1)) == (320, 240)
-        assert pushes(nvr_sim, 1)[-1] == ("START", "JPEG")
+        assert pushes(nvr_sim, 1).count(("START", "JPEG")) == 1
+        await wait_for(lambda: pushes(nvr_sim, 1).count(("START", "JPEG")) == 2)
+        await wait_for(lambda: not media.info(1).jpeg_streaming)
+        # A frame older than picture_max_age is not served: the snapshot waits for a new one.
+        media.picture_max_age = 0
+        assert jpeg_size(await media.snapshot(1)) == (320, 240)
+        assert pushes(nvr_sim, 1).count(("START", "JPEG")) == 3
     finally:
         await media.stop()
     assert not nvr_sim.active_streams()
@@ -143,10 +151,99 @@ async def test_a_camera_without_jpeg_gets_pictures_from_its_video(
 
 
 @pytest.mark.parametrize("sim_config", [FAST])
+async def test_a_recent_picture_is_served_while_the_video_starts_again(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    media = media_for(client)
+    media.no_jpeg(2)
+    await media.start()
+    try:
+        assert jpeg_size(await media.snapshot(2)) == (320, 240)
+        await wait_for(lambda: ("STOP", "H264") in pushes(nvr_sim, 2))
+        # Answered from the newest keyframe, before the video's START is sent again.
+        assert jpeg_size(await media.snapshot(2)) == (320, 240)
+        assert pushes(nvr_sim, 2) == [("START", "H264"), ("STOP", "H264")]
+        await wait_for(lambda: len(pushes(nvr_sim, 2)) == 3)
+    finally:
+        await media.stop()
+    assert pushes(nvr_sim, 2) == [("START", "H264"), ("STOP", "H264")] * 2
+
+
+@pytest.mark.parametrize("sim_config", [FAST])
+async def test_a_picture_request_that_gives_up_leaves_its_start_queued(
+    make_client: ClientMaker, nvr_sim: NvrSimulator
+) -> None:
+    # The live login goes first, so the START waits at least 0.5 s for its slot.
+    client = make_client(pacer=Pacer(command_interval=0.5, control_interval=0.01))
+    media = media_for(client, idle_timeout=0.05)
+    media.no_jpeg(2)
+    await media.start()
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):  # Home Assistant's picture timeout, scaled
+                await media.snapshot(2)
+        await wait_for(lambda: ("START", "H264") in pushes(nvr_sim, 2))
+        assert jpeg_size(await media.snapshot(2)) == (320, 240)
+        assert pushes(nvr_sim, 2) == [("START", "H264")]
+    finally:
+        await media.stop()
+
+
+CARDS = range(2, 10)
+REFRESH = 1.0
+"""A picture card's refresh and Home Assistant's picture timeout (10 s), scaled down."""
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(fps=25, speed=4.0, registered=9)])
+async def test_picture_cards_of_cameras_without_jpeg_keep_their_pictures(
+    make_client: ClientMaker, nvr_sim: NvrSimulator
+) -> None:
+    """A dashboard of cameras without JPEG, each card asking every REFRESH s.
+
+    The production ratios, scaled down: each stream's START waits its turn in the paced
+    command lane (0.3 s here, 3 s on the NVR), so opening the dashboard takes longer than
+    a card waits, and a restream closes sooner than a card asks again.
+    """
+    client = make_client(pacer=Pacer(command_interval=0.3, control_interval=0.01))
+    media = media_for(client, picture_idle=3 * REFRESH, idle_timeout=0.2)
+    for camera in CARDS:
+        media.no_jpeg(camera)
+
+    async def card(camera: int) -> bool:
+        try:
+            async with asyncio.timeout(REFRESH):
+                picture = await media.snapshot(camera)
+        except TimeoutError:
+            return False
+        return jpeg_size(picture) == (320, 240)
+
+    async def refresh() -> list[bool]:
+        *served, _ = await asyncio.gather(*map(card, CARDS), asyncio.sleep(REFRESH))
+        return served
+
+    await media.start()
+    try:
+        served: set[int] = set()
+        for _ in range(10):  # the dashboard opens: the streams start one slot apart
+            served.update(camera for camera, ok in zip(CARDS, await refresh(), strict=True) if ok)
+            if served == set(CARDS):
+                break
+        assert served == set(CARDS)
+        for _ in range(3):
+            assert all(await refresh())
+        # One START a camera, and no STOP while the cards refresh.
+        assert all(pushes(nvr_sim, camera) == [("START", "H264")] for camera in CARDS)
+        await wait_for(lambda: not any(media.info(camera).video_streaming for camera in CARDS))
+    finally:
+        await media.stop()
+    assert all(pushes(nvr_sim, camera) == [("START", "H264"), ("STOP", "H264")] for camera in CARDS)
+
+
+@pytest.mark.parametrize("sim_config", [FAST])
 async def test_the_video_takes_the_camera_over_from_the_jpeg_stream(
     client: IproClient, nvr_sim: NvrSimulator
 ) -> None:
-    media = media_for(client, jpeg_idle=30)
+    media = media_for(client, picture_idle=30)
     await media.start()
     try:
         await media.snapshot(1)
@@ -327,9 +424,30 @@ async def test_a_stream_that_ends_before_a_keyframe_teaches_nothing() -> None:
 
 
 @pytest.mark.usefixtures("socket_enabled")
+async def test_a_keyframe_timeout_fails_the_request_but_not_the_pictures() -> None:
+    client = FakeClient(video=MuteSource(codec=VideoCodec.H265, mute=VideoCodec.H264))
+    media = LiveMedia(
+        client, probe_timeout=0.5, keyframe_timeout=0.1, idle_timeout=0.05, reconnect_delay=0.02
+    )
+    media.no_jpeg(1)
+    await media.start()
+    try:
+        with pytest.raises(IproTimeoutError, match="no picture"):
+            await media.snapshot(1)  # nothing comes for the H.264 asked for
+        # The video stays open for pictures: once it asks for H.265, keyframes come.
+        await wait_for(lambda: media.codec(1) is VideoCodec.H265)
+        assert jpeg_size(await media.snapshot(1)) == (160, 120)
+    finally:
+        await media.stop()
+    assert [codec for _, codec, _ in client.video.opened] == [VideoCodec.H264, VideoCodec.H265]
+
+
+@pytest.mark.usefixtures("socket_enabled")
 async def test_jpeg_streams_that_end_fail_or_stall() -> None:
     client = FakeClient(jpeg="ends")
-    media = LiveMedia(client, frame_timeout=0.2, idle_timeout=0.2, reconnect_delay=0.02)
+    media = LiveMedia(
+        client, picture_idle=0.2, frame_timeout=0.2, idle_timeout=0.2, reconnect_delay=0.02
+    )
     await media.start()
     try:
         # Ended without a frame: the picture comes from the video.

@@ -3,9 +3,10 @@
 One live UID carries one stream per camera, so a camera's JPEG stream and its video
 stream cannot run at the same time. Video wins. While a camera's video is restreamed,
 and for a camera without a JPEG stream (the NVR answers ``COMP=JPEG`` with a 39x37
-placeholder), pictures are decoded from the video's latest keyframe. Otherwise one JPEG
-stream per camera stays open while pictures are asked for, every snapshot returns its
-newest frame (no new NVR command), and it closes after an idle time.
+placeholder), pictures are decoded from the video's latest keyframe; otherwise they are
+the frames of the camera's JPEG stream. Either stream opens at the first picture asked
+for and stays open while pictures keep being asked for (see ``_Feed``), so a snapshot is
+the stream's newest picture, with no new NVR command.
 
 The codec to ask for is learned per camera: the configured one first. The client
 depacketizes by payload type, so a camera that answers with its own codec is followed as
@@ -16,13 +17,14 @@ connection ask for the other codec.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 import logging
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, override
 
 import av
 
@@ -151,86 +153,152 @@ class _Changed:
         await self._event.wait()
 
 
-class _JpegFeed:
-    """One camera's live JPEG stream, open while its pictures are wanted."""
+class _Feed[T](ABC):
+    """One camera's newest picture, from a stream kept open while pictures are wanted.
+
+    The stream opens at the first request and stays open ``picture_idle`` seconds after
+    the last one (and while anyone waits), so a dashboard refreshing every 10 s costs one
+    START, not one per picture. A request that gives up does not stop the stream: the
+    START it queued is still sent and serves the next request. The newest picture is
+    kept when the stream closes and served while it is at most ``picture_max_age`` old,
+    so a request never waits behind a START for a picture that recent.
+    """
 
     def __init__(self, media: LiveMedia, camera: int) -> None:
         self._media = media
         self.camera = camera
-        self.frame: bytes | None = None
+        self.item: T | None = None
         self.number = 0
-        self.error: IproError | None = None
-        self.last_used = 0.0
+        self._error: IproError | None = None
+        self._failures = 0
+        self._taken = 0.0
+        self._last_used = 0.0
+        self._waiters = 0
         self._task: asyncio.Task[None] | None = None
         self._changed = _Changed()
 
     @property
     def running(self) -> bool:
-        """Return whether the JPEG stream is open or opening."""
+        """Return whether the stream is open or opening."""
         return self._task is not None
 
-    def _start(self) -> None:
+    def _want(self) -> None:
+        self._last_used = asyncio.get_running_loop().time()
         if self._task is None:
-            self.frame = None
-            self.error = None
             self._task = asyncio.create_task(
-                self._run(), name=f"ipro live jpeg camera {self.camera}"
+                self._guarded(), name=f"ipro live pictures camera {self.camera}"
             )
 
-    async def _run(self) -> None:
-        media = self._media
-        loop = asyncio.get_running_loop()
+    def _wanted(self) -> bool:
+        idle = asyncio.get_running_loop().time() - self._last_used
+        return self._waiters > 0 or idle <= self._media.picture_idle
+
+    async def _guarded(self) -> None:
         try:
-            async with media.client.live_jpeg(self.camera) as stream:
-                frames = aiter(stream)
-                while True:
-                    async with asyncio.timeout(media.frame_timeout):
-                        frame = await anext(frames, None)
-                    if frame is None:
-                        break
-                    if is_placeholder(frame.jpeg):
-                        media.no_jpeg(self.camera)
-                        break
-                    self.frame = frame.jpeg
-                    self.number += 1
-                    self._changed.notify()
-                    if loop.time() - self.last_used > media.jpeg_idle:
-                        break
-        except TimeoutError:
-            self.error = IproTimeoutError(
-                f"Camera {self.camera} sent no picture in {media.frame_timeout:.0f} s."
-            )
+            await self._run()
         except IproError as err:
-            self.error = err
+            self._fail(err)
         finally:
             self._task = None
             self._changed.notify()
 
-    async def next_frame(self, after: int) -> tuple[int, bytes] | None:
-        """Return a frame numbered above ``after``; ``None`` when the stream ended first."""
-        self.last_used = asyncio.get_running_loop().time()
-        self._start()
-        while self.number <= after or self.frame is None:
-            if self._task is None:
-                if self.error is not None:
-                    raise self.error
-                return None
-            await self._changed.wait()
-        return self.number, self.frame
+    @abstractmethod
+    async def _run(self) -> None:
+        """Open the stream and ``_put`` its pictures while ``_wanted``."""
 
-    async def latest(self) -> bytes | None:
-        """Return the newest frame (waiting for one if the stream was closed)."""
-        self.last_used = asyncio.get_running_loop().time()
-        if self._task is not None and self.frame is not None:
-            return self.frame
-        result = await self.next_frame(self.number)
+    def _put(self, item: T) -> None:
+        self.item = item
+        self.number += 1
+        self._taken = asyncio.get_running_loop().time()
+        self._changed.notify()
+
+    def _fail(self, err: IproError) -> None:
+        """Hand the error to the requests waiting now."""
+        self._error = err
+        self._failures += 1
+        self._changed.notify()
+
+    async def next(self, after: int) -> tuple[int, T] | None:
+        """Return a picture numbered above ``after``; ``None`` when the stream ended first.
+
+        Raises the error the stream met while this request waited.
+        """
+        self._want()
+        failures = self._failures
+        self._waiters += 1
+        try:
+            while self.number <= after or self.item is None:
+                if self._failures != failures:
+                    assert self._error is not None
+                    raise self._error
+                if self._task is None:
+                    return None
+                await self._changed.wait()
+        finally:
+            self._waiters -= 1
+        return self.number, self.item
+
+    def recent(self) -> int:
+        """Return the number a new reader waits above: the newest's, unless it is recent."""
+        age = asyncio.get_running_loop().time() - self._taken
+        recent = self.item is not None and age <= self._media.picture_max_age
+        return self.number - 1 if recent else self.number
+
+    async def latest(self) -> T | None:
+        """Return the newest picture if recent enough, else wait for the next one."""
+        result = await self.next(self.recent())
         return None if result is None else result[1]
 
     async def stop(self) -> None:
-        """Close the JPEG stream (sending STOP) before the camera's video starts."""
+        """Close the stream (sending STOP)."""
         if (task := self._task) is not None:
             task.cancel()
             await asyncio.wait([task])
+
+
+class _JpegFeed(_Feed[bytes]):
+    """The camera's live JPEG stream; it ends at the placeholder of a camera without one."""
+
+    @override
+    async def _run(self) -> None:
+        media = self._media
+        async with media.client.live_jpeg(self.camera) as stream:
+            frames = aiter(stream)
+            while self._wanted():
+                try:
+                    async with asyncio.timeout(media.frame_timeout):
+                        frame = await anext(frames, None)
+                except TimeoutError:
+                    msg = f"Camera {self.camera} sent no picture in {media.frame_timeout:.0f} s."
+                    raise IproTimeoutError(msg) from None
+                if frame is None:
+                    return
+                if is_placeholder(frame.jpeg):
+                    media.no_jpeg(self.camera)
+                    return
+                self._put(frame.jpeg)
+
+
+class _KeyframeFeed(_Feed[Keyframe]):
+    """The keyframes of the camera's restreamed video (one NVR stream, shared with viewers).
+
+    Waiting for a keyframe counts as a viewer of the restream, so the video stays open
+    while pictures are wanted; the restreamer closes it its idle time later.
+    """
+
+    @override
+    async def _run(self) -> None:
+        media = self._media
+        media.stream_url(self.camera)  # register the camera with the restreamer
+        after = 0
+        while self._wanted():
+            try:
+                keyframe = await media.restreamer.keyframe(self.camera, after=after)
+            except IproTimeoutError as err:
+                self._fail(err)  # the stream stays wanted: its START may still be queued
+                continue
+            after = keyframe.number
+            self._put(keyframe)
 
 
 class LiveMedia:
@@ -240,19 +308,22 @@ class LiveMedia:
         self,
         client: LiveClient,
         *,
-        jpeg_idle: float = 30.0,
+        picture_idle: float = 30.0,
+        picture_max_age: float = 60.0,
         frame_timeout: float = 15.0,
         probe_timeout: float = 10.0,
         run_blocking: RunBlocking = _to_thread,
         **restream_options: Any,
     ) -> None:
         self.client = client
-        self.jpeg_idle = jpeg_idle
+        self.picture_idle = picture_idle
+        self.picture_max_age = picture_max_age
         self.frame_timeout = frame_timeout
         self.probe_timeout = probe_timeout
         self._run_blocking = run_blocking
         self.restreamer = Restreamer(self._video_source, **restream_options)
         self._feeds: dict[int, _JpegFeed] = {}
+        self._keyframe_feeds: dict[int, _KeyframeFeed] = {}
         self._no_jpeg: set[int] = set()
         self._codecs: dict[int, VideoCodec] = {}
         self._confirmed: set[int] = set()
@@ -265,13 +336,17 @@ class LiveMedia:
 
     async def stop(self) -> None:
         """Close every stream and the restream server."""
-        await asyncio.gather(*(feed.stop() for feed in self._feeds.values()))
+        feeds: list[_Feed[Any]] = [*self._feeds.values(), *self._keyframe_feeds.values()]
+        await asyncio.gather(*(feed.stop() for feed in feeds))
         await self.restreamer.stop()
 
     async def release(self, camera: int) -> None:
         """Close the camera's streams (its entity goes away while the client is open)."""
-        if (feed := self._feeds.pop(camera, None)) is not None:
-            await feed.stop()
+        feeds: list[_Feed[Any] | None] = [
+            self._feeds.pop(camera, None),
+            self._keyframe_feeds.pop(camera, None),
+        ]
+        await asyncio.gather(*(feed.stop() for feed in feeds if feed is not None))
         await self.restreamer.release(camera)
         self._stills.pop(camera, None)
 
@@ -376,21 +451,30 @@ class LiveMedia:
             feed = self._feeds[camera] = _JpegFeed(self, camera)
         return feed
 
+    def _keyframe_feed(self, camera: int) -> _KeyframeFeed:
+        if (feed := self._keyframe_feeds.get(camera)) is None:
+            feed = self._keyframe_feeds[camera] = _KeyframeFeed(self, camera)
+        return feed
+
     def _use_video(self, camera: int) -> bool:
         return camera in self._no_jpeg or self.restreamer.is_active(camera)
 
     async def snapshot(self, camera: int) -> bytes:
-        """Return the camera's current picture as a JPEG (info headers stripped)."""
+        """Return the camera's current picture as a JPEG (info headers stripped).
+
+        The newest picture of the camera's JPEG stream, or of its video's keyframes (see
+        ``_Feed`` for how long those stay open and how old a picture may be).
+        """
         if not self._use_video(camera):
             jpeg = await self._feed(camera).latest()
             if jpeg is not None:
                 return jpeg
-        return await self._still(camera)
+        keyframe = await self._keyframe_feed(camera).latest()
+        assert keyframe is not None  # a keyframe feed runs while anyone waits for it
+        return await self._decode(camera, keyframe)
 
-    async def _still(self, camera: int, after: int = 0) -> bytes:
-        """Decode the camera's latest keyframe numbered above ``after`` (cached)."""
-        self.stream_url(camera)  # register the camera with the restreamer
-        keyframe = await self.restreamer.keyframe(camera, after=after)
+    async def _decode(self, camera: int, keyframe: Keyframe) -> bytes:
+        """Return the keyframe as a JPEG, decoded once."""
         cached = self._stills.get(camera)
         if cached is not None and cached[0] == keyframe.number:
             return cached[1]
@@ -405,18 +489,20 @@ class LiveMedia:
         keyframe of the video.
         """
         feed = self._feed(camera)
-        number = 0
+        number = feed.recent()
         while not self._use_video(camera):
-            result = await feed.next_frame(number)
+            result = await feed.next(number)
             if result is None:
                 break  # the video took the camera over, or it has no JPEG
             number, jpeg = result
             yield jpeg
-        keyframe = 0
+        keyframes = self._keyframe_feed(camera)
+        number = keyframes.recent()
         while True:
-            jpeg = await self._still(camera, after=keyframe)
-            keyframe = self._stills[camera][0]
-            yield jpeg
+            found = await keyframes.next(number)
+            assert found is not None  # a keyframe feed runs while anyone waits for it
+            number, keyframe = found
+            yield await self._decode(camera, keyframe)
 
     def diagnostics(self, camera: int) -> dict[str, Any]:
         """Return a camera's media state as plain data (codec found, JPEG, restream)."""
