@@ -17,6 +17,7 @@ from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import CameraEntityFeature
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util.hass_dict import HassKey
@@ -117,12 +118,24 @@ class IproCamera(IproCameraEntity, Camera):
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
-        """Return the newest picture; Home Assistant scales it if asked."""
+        """Return the newest picture; Home Assistant scales it if asked.
+
+        Refused at once while the camera is unavailable: its stream's START would wait
+        for its turn among the NVR's paced commands only to be refused.
+        """
+        if not self.available:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="camera_unavailable",
+                translation_placeholders={"camera": str(self.camera)},
+            )
         return await self._media.snapshot(self.camera)
 
     @override
     async def handle_async_mjpeg_stream(self, request: web.Request) -> web.StreamResponse | None:
         """Serve the camera's pictures as they come, as multipart JPEG (MJPEG card)."""
+        if not self.available:
+            return None  # Home Assistant answers 502, at once (see async_camera_image)
         frames = self._media.frames(self.camera)
         try:
             first = await anext(frames)

@@ -229,6 +229,26 @@ async def test_a_failing_snapshot_is_a_translated_error(
     assert raised.value.translation_key in translations["exceptions"]
 
 
+async def test_a_disconnected_camera_refuses_pictures_at_once(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    nvr_sim: NvrSimulator,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    entity_id = camera_entity(hass, 4)  # the NVR reports a connection error
+    with pytest.raises(HomeAssistantError) as raised:
+        await async_get_image(hass, entity_id)
+    assert raised.value.translation_domain == DOMAIN
+    assert raised.value.translation_key == "camera_unavailable"
+    assert raised.value.translation_placeholders == {"camera": "4"}
+    translations = json.loads(TRANSLATIONS.read_text())
+    assert "{camera}" in translations["exceptions"]["camera_unavailable"]["message"]
+    client = await hass_client()
+    assert (await client.get(f"/api/camera_proxy/{entity_id}")).status == 500
+    assert (await client.get(f"/api/camera_proxy_stream/{entity_id}")).status == 502
+    assert pushes(nvr_sim, 4) == []  # no START waited for its turn to be refused
+
+
 async def test_unload_stops_every_stream(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, nvr_sim: NvrSimulator
 ) -> None:
