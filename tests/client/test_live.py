@@ -174,6 +174,42 @@ async def test_live_uid_lost_before_start(client: IproClient, nvr_sim: NvrSimula
     assert len(queries(nvr_sim, "hdrctl.cgi")) == 2
 
 
+def pushes_on(sim: NvrSimulator, uid: str | None) -> list[str]:
+    """Return the CMD of every push.cgi request that carried ``uid``, in order."""
+    return [dict(r.query)["CMD"] for r in requests_to(sim, "push.cgi") if r.uid == uid]
+
+
+async def test_a_stop_that_finds_the_uid_lost_spares_the_next_start(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    async with client.live_video(1) as stream:
+        await take(stream, 1)
+        old_uid = requests_to(nvr_sim, "push.cgi")[0].uid
+        nvr_sim.invalidate_uids()  # another client's logins: the stream ends with its UID
+    async with client.live_video(1) as stream:
+        await take(stream, 1)
+    # The STOP's login page told the session: the next START came after a login, not
+    # with the dead UID first (a 3 s slot each at the real pacing).
+    assert pushes_on(nvr_sim, old_uid) == ["START", "STOP"]
+    assert len(queries(nvr_sim, "dlogin.cgi")) == 2
+    assert pushes_on(nvr_sim, requests_to(nvr_sim, "push.cgi")[-1].uid) == ["START", "STOP"]
+
+
+async def test_a_stop_refused_with_an_http_error_keeps_the_uid(
+    client: IproClient, nvr_sim: NvrSimulator
+) -> None:
+    async with client.live_video(1) as stream:
+        await take(stream, 1)
+        nvr_sim.faults.fail_next(1, 500)
+    async with client.live_video(2) as stream:
+        await take(stream, 1)
+    # An error status alone is no sign of a lost UID: the next stream starts on it.
+    uid = requests_to(nvr_sim, "push.cgi")[0].uid
+    assert [r.status for r in requests_to(nvr_sim, "push.cgi")] == [200, 500, 200, 200]
+    assert pushes_on(nvr_sim, uid) == ["START", "STOP", "START", "STOP"]
+    assert len(queries(nvr_sim, "dlogin.cgi")) == 1
+
+
 @pytest.mark.parametrize("sim_config", [SimulatorConfig(realtime=False)], ids=["flood"])
 async def test_slow_consumer_drops_to_the_next_keyframe(client: IproClient) -> None:
     async with client.live_video(1) as stream:

@@ -197,7 +197,8 @@ class LiveStream[T](ABC):
         self._buffer = buffer
         self._tasks: list[asyncio.Task[None]] = []
         self._responses: list[aiohttp.ClientResponse] = []
-        self._stops: list[commands.CgiCommand] = []
+        self._stops: list[tuple[commands.CgiCommand, str | None]] = []
+        """What to send on exit, and the UID that what it stops was started on."""
         self._closed = False
         self.skipped_parts = 0
 
@@ -238,7 +239,7 @@ class LiveStream[T](ABC):
     ) -> aiohttp.ClientResponse:
         """Send a START; remember its STOP so exit undoes exactly what was started."""
         response = await self._transport.open_stream(start, self._session)
-        self._stops.append(stop)
+        self._stops.append((stop, self._session.uid))
         self._responses.append(response)
         return response
 
@@ -299,7 +300,11 @@ class LiveStream[T](ABC):
         self._buffer.end()
 
     async def aclose(self) -> None:
-        """Stop reading, send STOP for what was started, free the camera's slot."""
+        """Stop reading, send STOP for what was started, free the camera's slot.
+
+        No STOP goes to a UID found lost meanwhile (an NVR reboot, an eviction): the
+        stream ended with it, and the slot is better spent on the restart.
+        """
         if self._closed:
             return
         self._closed = True
@@ -307,8 +312,8 @@ class LiveStream[T](ABC):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._buffer.end()
         try:
-            for stop in reversed(self._stops):
-                await self._transport.send_quiet(stop, self._session)
+            for stop, uid in reversed(self._stops):
+                await self._transport.send_quiet(stop, self._session, uid)
         finally:
             self._hub.unregister(self.camera, self)
 
@@ -422,7 +427,8 @@ class LiveRtpStream(LiveStream[AccessUnit]):
         await self._transport.call(
             commands.push_rtp(self.camera, True, self.codec, self.port), self._session
         )
-        self._stops.append(commands.push_rtp(self.camera, False, self.codec, self.port))
+        stop = commands.push_rtp(self.camera, False, self.codec, self.port)
+        self._stops.append((stop, self._session.uid))
 
     def packet_received(self, data: bytes) -> None:
         """Depacketize one datagram into the buffer; damaged packets are skipped."""

@@ -37,20 +37,41 @@ def mask_uid(uid: str | None) -> str:
 class UidSession:
     """One UID, re-acquired under ``lock`` when it is lost.
 
-    ``generation`` counts logins, so that when several requests notice the same lost UID
-    at once only the first logs in again. ``users`` counts open streams and sessions
-    that need the UID kept alive (the control UID is always kept alive once issued).
-    ``prepare`` lists the commands that put a fresh UID in the state its users expect
-    (live setup; a playback's MASK and position); they are sent after every login.
+    ``users`` counts open streams and sessions that need the UID kept alive (the control
+    UID is always kept alive once issued). ``prepare`` lists the commands that put a fresh
+    UID in the state its users expect (live setup; a playback's MASK and position); they
+    are sent after every login.
+
+    The UID changes only through :meth:`replace`, which wakes whoever waits in
+    :meth:`left`: a request queued for the 3 s lane with a UID found lost gives its place
+    up instead of spending a slot on an answer known in advance. When several requests
+    notice the same lost UID, the first :meth:`lose` forgets it and the others find the
+    session moved on, so one login replaces it.
     """
 
     role: SessionRole
     uid: str | None = None
     last_used: float = 0.0
-    generation: int = 0
     users: int = 0
     prepare: list[CgiCommand] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _moved: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def replace(self, uid: str | None) -> None:
+        """Hold ``uid`` from now on (``None``: none, log in before the next request)."""
+        self.uid = uid
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    def lose(self, uid: str) -> None:
+        """Note that the NVR no longer knows ``uid``, unless the session moved on already."""
+        if self.uid == uid:
+            self.replace(None)
+
+    async def left(self, uid: str) -> None:
+        """Return once the session no longer holds ``uid`` (lost, or logged in again)."""
+        while self.uid == uid:
+            await self._moved.wait()
 
     def touch(self, now: float) -> None:
         """Record a request that carried the UID (it restarts the NVR's 90 s clock)."""

@@ -11,12 +11,18 @@ empty body is not taken as a loss for commands that return no data (camera contr
 recorder control, STOP, keep-alive): the spec does not show their answers, and an empty
 acknowledgement must not re-send a PTZ move. The transport then logs that session in
 again once and retries the request once; a second failure is
-:class:`~.errors.IproSessionLostError`. A session's ``generation`` makes concurrent
-requests that see the same loss log in only once. An HTTP error status alone is
-ambiguous (the NVR also answers a bad request, such as audio of a camera without audio,
-with one), so the UID is first checked with a keep-alive: if it is still valid the
-request fails with :class:`~.errors.IproProtocolError` and the session is left alone -
-a new login would orphan the streams running on the shared live UID.
+:class:`~.errors.IproSessionLostError`. Concurrent requests that see the same loss log
+in only once. An HTTP error status alone is ambiguous (the NVR also answers a bad
+request, such as audio of a camera without audio, with one), so the UID is first checked
+with a keep-alive: if it is still valid the request fails with
+:class:`~.errors.IproProtocolError` and the session is left alone - a new login would
+orphan the streams running on the shared live UID.
+
+A loss found costs no more slots of the 3 s lane than it must (an NVR reboot or an
+eviction ends every live stream at once, and each slot delays every camera's return):
+the session forgets the UID at once, and the requests already queued with it give their
+places up instead of being sent - the login they need comes sooner, and a STOP meant for
+a stream that died with the UID is not sent at all.
 
 Keep-alive: a UID dies 90 s after its last use, and open streams do not count as use.
 A background task, started with the first login and stopped by :meth:`close`, sends
@@ -178,16 +184,20 @@ class Transport:
     ) -> aiohttp.ClientResponse:
         """Pace and send ``command``; the caller releases the response.
 
-        A ``401`` left after answering the challenge is :class:`IproAuthError`.
+        A ``401`` left after answering the challenge is :class:`IproAuthError`. With a
+        ``session``, a request whose ``uid`` the session loses while it waits for its slot
+        is not sent: :class:`UidLostError`.
         """
         if self.closed:
             raise RuntimeError("the NVR client is closed")
         url = self.url(command, uid)
         async with contextlib.AsyncExitStack() as stack:
             if command.lane is not None:
-                await stack.enter_async_context(
-                    self.pacer.slot(command.lane, command.path, priority=command.priority)
-                )
+                slot = self.pacer.slot(command.lane, command.path, priority=command.priority)
+                if session is None or uid is None:
+                    await stack.enter_async_context(slot)
+                else:
+                    await self._slot_while_held(stack, slot, session, uid)
             if session is not None:
                 session.touch(self.clock())
             _LOGGER.debug("GET %s (%s session %s)", command.path, command.lane, mask_uid(uid))
@@ -208,6 +218,29 @@ class Transport:
                 "NVR's own user (for example ADMIN), not a camera's."
             )
         return response
+
+    @staticmethod
+    async def _slot_while_held(
+        stack: contextlib.AsyncExitStack,
+        slot: contextlib.AbstractAsyncContextManager[float],
+        session: UidSession,
+        uid: str,
+    ) -> None:
+        """Enter ``slot`` unless ``session`` leaves ``uid`` first: then give the place up.
+
+        A waiter that gives its place up uses no slot; one handed the slot as the UID
+        goes still uses it, but sends nothing.
+        """
+        entering = asyncio.ensure_future(stack.enter_async_context(slot))
+        leaving = asyncio.ensure_future(session.left(uid))
+        try:
+            await asyncio.wait((entering, leaving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+            entering.cancel()
+            await asyncio.gather(entering, leaving, return_exceptions=True)
+        if entering.cancelled() or session.uid != uid:
+            raise UidLostError("lost while the request waited for its turn")
 
     async def read_body(
         self, response: aiohttp.ClientResponse, command: CgiCommand, limit: int | None = None
@@ -262,12 +295,6 @@ class Transport:
             assert session.uid is not None
             return session.uid
 
-    async def _relogin(self, session: UidSession, generation: int) -> None:
-        async with session.lock:
-            if session.generation == generation:
-                session.uid = None
-                await self._login_locked(session)
-
     async def _login_locked(self, session: UidSession) -> None:
         if self.closing:
             # A login now would hold a UID nobody logs out.
@@ -286,8 +313,7 @@ class Transport:
                 )
             body = await self.read_body(response, command, MAX_TEXT_BYTES)
         uid, info = parse_login(decode_text(body))
-        session.uid = uid
-        session.generation += 1
+        session.replace(uid)
         session.touch(self.clock())
         self.nvr_info = info
         self.sessions.add(session)
@@ -297,7 +323,7 @@ class Transport:
             try:
                 await self._text_once(command, uid, session)
             except UidLostError as err:
-                session.uid = None
+                session.replace(None)
                 raise IproSessionLostError(
                     f"The NVR at {self.where} dropped the {session.role} session right after "
                     f"login ({err}); another client may be using up its 16 sessions."
@@ -307,7 +333,8 @@ class Transport:
         """Log ``session`` out (best effort) and forget it."""
         self.sessions.discard(session)
         async with session.lock:
-            uid, session.uid = session.uid, None
+            uid = session.uid
+            session.replace(None)
             if uid is None or self.closed:
                 return
             command = commands.logout()
@@ -323,7 +350,6 @@ class Transport:
         """Run ``attempt(uid)``; on a lost UID log in again once and retry once."""
         for retry in (False, True):
             uid = await self.acquire(session)
-            generation = session.generation
             try:
                 return await attempt(uid)
             except UidLostError as err:
@@ -339,7 +365,7 @@ class Transport:
                         "its 16 sessions."
                     ) from None
                 _LOGGER.info("The %s session was lost (%s); logging in again", session.role, err)
-                await self._relogin(session, generation)
+                session.lose(uid)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _uid_alive(self, uid: str, session: UidSession) -> bool:
@@ -349,7 +375,10 @@ class Transport:
         orphan every running stream, so an error status alone is checked first.
         """
         command = commands.keep_alive()
-        response = await self.request(command, uid, session)
+        try:
+            response = await self.request(command, uid, session)
+        except UidLostError:
+            return False
         async with response:
             if response.status >= _HTTP_ERROR:
                 return False
@@ -422,14 +451,25 @@ class Transport:
 
         return await self.with_session(session, attempt)
 
-    async def send_quiet(self, command: CgiCommand, session: UidSession) -> None:
-        """Send a command whose failure must not mask another error (STOP on exit)."""
-        uid = session.uid
-        if uid is None or self.closed:
+    async def send_quiet(
+        self, command: CgiCommand, session: UidSession, uid: str | None = None
+    ) -> None:
+        """Undo something done on ``uid`` (default: the session's UID), such as a STOP on exit.
+
+        Its failure must not mask another error. It is not sent once the session no
+        longer holds ``uid``: what it would undo ended with that UID. A login page as
+        answer means the UID is lost; the session forgets it, so that the next request
+        logs in at once and the other commands queued for the lost UID are not sent.
+        """
+        uid = session.uid if uid is None else uid
+        if uid is None or self.closed or session.uid != uid:
             return
         try:
-            response = await self.request(command, uid, session)
-            response.release()
+            await self._text_once(command, uid, session)
+        except UidLostError as err:
+            if err.status is None:  # an HTTP error alone may be a refusal on a valid UID
+                session.lose(uid)
+            _LOGGER.debug("%s not done: %s", command.cgi, err)
         except IproError as err:
             _LOGGER.debug("%s failed: %s", command.cgi, err)
 
