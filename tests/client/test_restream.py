@@ -387,6 +387,49 @@ async def test_a_codec_change_restarts_the_viewers() -> None:
     assert restreamer.detected_codec(1) is VideoCodec.H265
 
 
+class _MidStreamSwitchSource(FakeSource):
+    """Sends H.264, then H.265 from a keyframe on, over one NVR stream (a camera set to
+    H.265 while streamed: the client passes the new codec on from its first keyframe)."""
+
+    async def _items(self, *, audio: bool):  # type: ignore[no-untyped-def]
+        self.codec, self.limit = VideoCodec.H264, 40  # joined at unit 5: keyframes 15, 30
+        async for item in super()._items(audio=audio):
+            yield item
+        self.codec, self.start, self.limit = VideoCodec.H265, 0, None
+        async for item in super()._items(audio=audio):
+            yield item
+
+
+def decode_bytes(data: bytes) -> tuple[str, list[int]]:
+    """Decode a whole MPEG-TS capture; return its video codec and frame time stamps."""
+    with av.open(io.BytesIO(data), "r", format="mpegts") as container:
+        (video,) = container.streams.video
+        stamps = [frame.pts for frame in container.decode(video) if frame.pts is not None]
+        return video.codec_context.name, stamps
+
+
+@pytest.mark.parametrize("audio", [False, True], ids=["video", "audio"])
+async def test_a_codec_change_mid_stream_gives_a_new_stream(audio: bool) -> None:
+    source = _MidStreamSwitchSource()
+    async with fast_restreamer(source) as restreamer, aiohttp.ClientSession() as session:
+        url = restreamer.url(1, audio=audio)
+        async with session.get(url) as response:
+            before = await asyncio.wait_for(response.content.read(), 5)  # ended at the switch
+        after = await decode_async(url, 30, audio=audio)
+        assert restreamer.detected_codec(1) is VideoCodec.H265
+        keyframe = await restreamer.keyframe(1)
+        assert keyframe.codec is VideoCodec.H265
+    codec, stamps = decode_bytes(before)
+    assert codec == "h264"
+    assert len(stamps) == 30  # every H.264 picture from the first keyframe to the switch
+    assert increasing(stamps)
+    assert after.codec == "hevc"
+    assert len(after.video) >= 30
+    assert increasing(after.video)
+    assert after.video[0] > stamps[-1]  # the output clock goes on
+    assert source.opened == [(1, VideoCodec.H264, audio)]  # without a new NVR stream
+
+
 class _BareKeyframeSource(FakeSource):
     """Sends parameter sets with the second keyframe only, as some cameras do."""
 

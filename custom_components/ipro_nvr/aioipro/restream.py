@@ -422,6 +422,9 @@ class _CameraStream:
                 _LOGGER.info("Camera %s: live stream restored", self.camera)
                 self._failing = False
         else:
+            if unit.keyframe and (codec := detect_codec(data)) not in (None, self._codec):
+                _LOGGER.info("Camera %s changed its codec to %s", self.camera, codec)
+                self._switch_codec(codec)
             pts = self._timeline.next(unit.timestamp)
         assert self._codec is not None
         if unit.keyframe:
@@ -447,9 +450,16 @@ class _CameraStream:
         self._publish(self._muxer.video(data, pts, keyframe=unit.keyframe))
 
     def _switch_codec(self, codec: VideoCodec) -> None:
-        """Start over for a new codec: viewers cannot follow a changed PMT."""
+        """Start over for a new codec: viewers cannot follow a changed PMT.
+
+        Their responses end after the old stream's last pictures, so that players (Home
+        Assistant's stream worker) open the URL again and get a new stream from the new
+        codec's first keyframe, without a new NVR stream. Pictures still held back for a
+        muxer not yet made are of the old codec: they go.
+        """
+        self._held = []
         if self._muxer is not None:
-            self._muxer.close()
+            self._publish(self._muxer.close())
             self._muxer = None
             for viewer in self.viewers:
                 viewer.close()
