@@ -241,6 +241,7 @@ class Transport:
             await asyncio.gather(entering, leaving, return_exceptions=True)
         if entering.cancelled() or session.uid != uid:
             raise UidLostError("lost while the request waited for its turn")
+        entering.result()
 
     async def read_body(
         self, response: aiohttp.ClientResponse, command: CgiCommand, limit: int | None = None
