@@ -1,4 +1,4 @@
-"""Priority requests (the polls) go before waiting ordinary ones in their lane, in turns.
+"""Priority requests (the polls) go before waiting ordinary ones in their lane.
 
 A dashboard opening 16 cameras queues a stream START each in the 3 s command lane; the
 event-log poll must not wait behind all of them (benchmarks/bench_event_latency.py).
@@ -42,9 +42,8 @@ async def test_priority_goes_before_waiting_ordinary_requests() -> None:
             [("start1", False), ("start2", False), ("poll1", True), ("poll2", True)],
         )
     await asyncio.gather(*tasks)
-    # The polls came while the starts waited: a poll goes first, then the kinds take
-    # turns, each in its order.
-    assert order == ["poll1", "start1", "poll2", "start2"]
+    # The polls came while the starts waited: they go first, each kind in its order.
+    assert order == ["poll1", "poll2", "start1", "start2"]
     assert [s.path for s in pacer.sent] == ["holder", *order]
     times = [s.time for s in pacer.sent]
     assert all(b - a >= 0.02 for a, b in itertools.pairwise(times))
@@ -166,11 +165,11 @@ async def test_a_slower_injected_clock_still_decides_the_spacing() -> None:
     assert times[1] - times[0] >= 0.05
 
 
-async def test_ordinary_requests_get_every_other_slot_while_polls_keep_coming() -> None:
+async def test_ordinary_requests_get_a_slot_after_two_polls_while_polls_keep_coming() -> None:
     """Opening a recording (login, MASK, GOTODATE) while the polls take every slot they can.
 
-    Before the kinds took turns, each ordinary request waited for the polls to leave a slot
-    free: 48 s for a recording to start in the demo.
+    When polls always went first, each ordinary request waited for the polls to leave a
+    slot free: 48 s for a recording to start in the demo.
     """
     pacer = Pacer(command_interval=0.01, control_interval=0.01)
     order: list[str] = []
@@ -190,5 +189,6 @@ async def test_ordinary_requests_get_every_other_slot_while_polls_keep_coming() 
         await asyncio.gather(poller("poll-a"), poller("poll-b"), playback())
     ordinary = [n for n, name in enumerate(order) if not name.startswith("poll")]
     assert [order[n] for n in ordinary] == ["login", "mask", "gotodate"]
-    # Each one waited for one poll at most.
-    assert all(b - a <= 2 for a, b in itertools.pairwise([-1, *ordinary]))
+    # Each one waited for two polls at most, and did wait for two: a refresh's pair of
+    # polls goes through unbroken.
+    assert all(b - a == 3 for a, b in itertools.pairwise([-1, *ordinary]))

@@ -6,9 +6,10 @@ poll. Each lane is a queue served in arrival order, except that a ``priority`` r
 goes before waiting ordinary ones: the integration's polls (one or two a refresh) must
 not wait behind a burst of stream STARTs and STOPs - a dashboard of 16 cameras queued
 about 18 commands, 54 s, in front of the event log. Priority is not absolute, though:
-while ordinary requests wait, the two kinds take turns. With the default intervals the
-polls alone take most slots, and a recording opened from the media browser (a login and
-two playback commands) waited 48 s behind them; taking turns costs a poll at most one slot.
+after ``PRIORITY_RUN`` priority requests in a row, a waiting ordinary one goes next. With
+the default intervals the polls alone take most slots, and a recording opened from the
+media browser (a login and two playback commands) waited 48 s behind them. A run of two
+lets a refresh (the event log and one slower poll) go through unbroken.
 
 What must be spaced is what the NVR sees. A request can reach it later than it was let
 through: a new connection, the HTTP Digest challenge round, a loaded machine. So a
@@ -33,6 +34,7 @@ from functools import partial
 import time
 
 SENT_HISTORY = 1000
+PRIORITY_RUN = 2
 
 
 class Lane(StrEnum):
@@ -52,10 +54,10 @@ class SentCommand:
 
 
 class _LaneQueue:
-    """One holder at a time; priority and ordinary waiters take turns, each kind in order.
+    """One holder at a time; priority waiters first, each kind in arrival order.
 
-    Priority goes first unless the previous holder was priority too and an ordinary
-    request waits.
+    Except that after ``PRIORITY_RUN`` priority holders in a row an ordinary waiter goes
+    next.
 
     Like an ``asyncio.Lock`` with two queues, except that the next holder is chosen when
     the next slot opens (``opens_in`` seconds from now), not when the lane is released:
@@ -70,7 +72,7 @@ class _LaneQueue:
         self._timer: asyncio.TimerHandle | None = None
         self._priority: deque[asyncio.Future[None]] = deque()
         self._ordinary: deque[asyncio.Future[None]] = deque()
-        self._priority_last = False
+        self._priority_run = 0
 
     @asynccontextmanager
     async def hold(self, priority: bool) -> AsyncIterator[None]:
@@ -94,7 +96,7 @@ class _LaneQueue:
                         self._timer = None
                 raise
         self._busy = True
-        self._priority_last = priority
+        self._priority_run = self._priority_run + 1 if priority else 0
         try:
             yield
         finally:
@@ -129,13 +131,13 @@ class _LaneQueue:
 
     def _turns(self) -> tuple[deque[asyncio.Future[None]], ...]:
         """The queues in the order the next hand-over tries them."""
-        if self._priority_last and any(not waiter.done() for waiter in self._ordinary):
+        if self._priority_run >= PRIORITY_RUN and any(not w.done() for w in self._ordinary):
             return (self._ordinary, self._priority)
         return (self._priority, self._ordinary)
 
 
 class Pacer:
-    """Space the start of requests to one NVR, per lane, in order (priority first, in turns)."""
+    """Space the start of requests to one NVR, per lane, in arrival order (priority first)."""
 
     def __init__(
         self,
@@ -169,8 +171,8 @@ class Pacer:
     ) -> AsyncIterator[float]:
         """Hold ``lane`` from the next free slot until the body ends; yield the slot time.
 
-        A ``priority`` request is let through before waiting ordinary ones, but not twice
-        in a row while one of them waits.
+        A ``priority`` request is let through before waiting ordinary ones, but not more
+        than ``PRIORITY_RUN`` in a row while one of them waits.
         """
         async with self._queues[lane].hold(priority):
             while True:
