@@ -151,6 +151,29 @@ async def test_a_camera_without_jpeg_gets_pictures_from_its_video(
 
 
 @pytest.mark.parametrize("sim_config", [FAST])
+async def test_the_placeholder_stream_is_stopped_before_the_video_starts(
+    make_client: ClientMaker, nvr_sim: NvrSimulator
+) -> None:
+    client = make_client(pacer=Pacer(command_interval=0.3, control_interval=0.01))
+    media = media_for(client)
+    await media.start()
+    try:
+        first = asyncio.create_task(media.snapshot(2))
+        # Its STOP now waits 0.3 s for its slot; another picture asks for the video.
+        await wait_for(lambda: media.has_jpeg(2) is False)
+        assert jpeg_size(await media.snapshot(2)) == (320, 240)
+        assert jpeg_size(await first) == (320, 240)
+    finally:
+        await media.stop()
+    assert pushes(nvr_sim, 2) == [
+        ("START", "JPEG"),
+        ("STOP", "JPEG"),
+        ("START", "H264"),
+        ("STOP", "H264"),
+    ]
+
+
+@pytest.mark.parametrize("sim_config", [FAST])
 async def test_a_recent_picture_is_served_while_the_video_starts_again(
     client: IproClient, nvr_sim: NvrSimulator
 ) -> None:

@@ -174,6 +174,7 @@ class _Feed[T](ABC):
         self._taken = 0.0
         self._last_used = 0.0
         self._waiters = 0
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._changed = _Changed()
 
@@ -185,6 +186,7 @@ class _Feed[T](ABC):
     def _want(self) -> None:
         self._last_used = asyncio.get_running_loop().time()
         if self._task is None:
+            self._closing = False
             self._task = asyncio.create_task(
                 self._guarded(), name=f"ipro live pictures camera {self.camera}"
             )
@@ -250,9 +252,10 @@ class _Feed[T](ABC):
         return None if result is None else result[1]
 
     async def stop(self) -> None:
-        """Close the stream (sending STOP)."""
+        """Close the stream (sending STOP); one already closing finishes its STOP."""
         if (task := self._task) is not None:
-            task.cancel()
+            if not self._closing:
+                task.cancel()
             await asyncio.wait([task])
 
 
@@ -263,20 +266,26 @@ class _JpegFeed(_Feed[bytes]):
     async def _run(self) -> None:
         media = self._media
         async with media.client.live_jpeg(self.camera) as stream:
-            frames = aiter(stream)
-            while self._wanted():
-                try:
-                    async with asyncio.timeout(media.frame_timeout):
-                        frame = await anext(frames, None)
-                except TimeoutError:
-                    msg = f"Camera {self.camera} sent no picture in {media.frame_timeout:.0f} s."
-                    raise IproTimeoutError(msg) from None
-                if frame is None:
-                    return
-                if is_placeholder(frame.jpeg):
-                    media.no_jpeg(self.camera)
-                    return
-                self._put(frame.jpeg)
+            try:
+                await self._read(aiter(stream))
+            finally:
+                self._closing = True  # its STOP, queued on exit, must not be cancelled
+
+    async def _read(self, frames: AsyncIterator[JpegFrame]) -> None:
+        media = self._media
+        while self._wanted():
+            try:
+                async with asyncio.timeout(media.frame_timeout):
+                    frame = await anext(frames, None)
+            except TimeoutError:
+                msg = f"Camera {self.camera} sent no picture in {media.frame_timeout:.0f} s."
+                raise IproTimeoutError(msg) from None
+            if frame is None:
+                return
+            if is_placeholder(frame.jpeg):
+                media.no_jpeg(self.camera)
+                return
+            self._put(frame.jpeg)
 
 
 class _KeyframeFeed(_Feed[Keyframe]):
