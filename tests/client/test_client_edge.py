@@ -20,7 +20,6 @@ import pytest
 from custom_components.ipro_nvr.aioipro import (
     DownloadKind,
     IproConnectionError,
-    IproNoRecordingError,
     IproProtocolError,
     IproSessionLostError,
 )
@@ -221,8 +220,9 @@ async def test_download_unknown_status(
 async def test_download_with_no_part(
     edge_client: IproClient, fake_nvr: FakeNvr, tmp_path: Path
 ) -> None:
+    # No part, so no status either: that is not the NVR saying "nothing recorded".
     fake_nvr.handlers["httpdl.cgi"] = multipart()
-    with pytest.raises(IproNoRecordingError):
+    with pytest.raises(IproProtocolError, match="without any download part"):
         await edge_client.download(1, *window(), DownloadKind.MP4, tmp_path)
 
 
@@ -230,11 +230,20 @@ async def test_download_ending_inside_a_file(
     edge_client: IproClient, fake_nvr: FakeNvr, tmp_path: Path
 ) -> None:
     fake_nvr.handlers["httpdl.cgi"] = multipart(download_part("a.tmp", "", 0, b"data"))
-    with pytest.raises(IproConnectionError, match="ended before its last file"):
+    with pytest.raises(IproProtocolError, match="ended before its last file"):
         await edge_client.download(1, *window(), DownloadKind.MP4, tmp_path)
     assert listing(tmp_path) == []
-    async with edge_client.download_stream(1, *window(), DownloadKind.MP4) as chunks:
-        assert [chunk async for chunk in chunks] == [b"data"]
+    # A stream cannot take back what it passed on, but it must not end as if complete.
+    received: list[bytes] = []
+
+    async def receive() -> None:
+        async with edge_client.download_stream(1, *window(), DownloadKind.MP4) as chunks:
+            async for chunk in chunks:
+                received.append(chunk)  # noqa: PERF401 - what came before the error
+
+    with pytest.raises(IproProtocolError, match="ended before its last file"):
+        await receive()
+    assert received == [b"data"]
 
 
 async def test_download_last_part_carries_data(
@@ -256,8 +265,8 @@ async def test_download_last_part_carries_data(
             [download_part("a.tmp", "", 0, b"x"), download_part("b.tmp", "", 0, b"y")],
             "without naming",
         ),
-        ([download_part("", "a.mp4", 0, b"")], "never opened"),
-        ([download_part("", "a.mp4", 0, b"x")], "outside of a file"),
+        ([download_part("", "a.mp4", 0, b"")], "without sending a file"),
+        ([download_part("", "a.mp4", 0, b"x")], "without sending a file"),
     ],
     ids=["switch-without-name", "close-unopened", "data-outside"],
 )
