@@ -173,6 +173,35 @@ async def test_the_placeholder_stream_is_stopped_before_the_video_starts(
     ]
 
 
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(fps=25, speed=4.0, jpeg_fps=5.0)])
+async def test_cameras_asked_at_once_try_their_jpeg_stream_one_at_a_time(
+    make_client: ClientMaker, nvr_sim: NvrSimulator
+) -> None:
+    client = make_client(pacer=Pacer(command_interval=0.1, control_interval=0.01))
+    media = media_for(client)
+    await media.start()
+    try:
+        pictures = await asyncio.gather(*(media.snapshot(camera) for camera in (2, 3, 1, 4)))
+    finally:
+        await media.stop()
+    assert all(jpeg_size(picture) == (320, 240) for picture in pictures)
+    jpeg = [
+        (params["CMD"], params["CAM"])
+        for params in map(dict, queries(nvr_sim, "push.cgi"))
+        if params["COMP"] == "JPEG"
+    ]
+    # A camera without JPEG stops its placeholder before the next one is tried; camera 1
+    # has a JPEG stream: the next one goes as soon as its first frame came.
+    assert jpeg[:6] == [
+        ("START", "2"),
+        ("STOP", "2"),
+        ("START", "3"),
+        ("STOP", "3"),
+        ("START", "1"),
+        ("START", "4"),
+    ]
+
+
 @pytest.mark.parametrize("sim_config", [FAST])
 async def test_a_recent_picture_is_served_while_the_video_starts_again(
     client: IproClient, nvr_sim: NvrSimulator

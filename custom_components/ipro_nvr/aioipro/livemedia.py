@@ -260,16 +260,38 @@ class _Feed[T](ABC):
 
 
 class _JpegFeed(_Feed[bytes]):
-    """The camera's live JPEG stream; it ends at the placeholder of a camera without one."""
+    """The camera's live JPEG stream; it ends at the placeholder of a camera without one.
+
+    Until the camera showed whether it has a JPEG stream, its START waits for the other
+    cameras' probes (``LiveMedia.probing``). A camera without one needs three commands in
+    the 3 s lane (START and STOP of the placeholder, START of its video); queued all at
+    once, the cameras of a dashboard would get their first pictures only after every
+    camera's first two commands. One probe at a time, they come one by one.
+    """
+
+    def __init__(self, media: LiveMedia, camera: int) -> None:
+        super().__init__(media, camera)
+        self._probe: asyncio.Lock | None = None
 
     @override
     async def _run(self) -> None:
         media = self._media
-        async with media.client.live_jpeg(self.camera) as stream:
-            try:
-                await self._read(aiter(stream))
-            finally:
-                self._closing = True  # its STOP, queued on exit, must not be cancelled
+        if media.has_jpeg(self.camera) is None:
+            await media.probing.acquire()
+            self._probe = media.probing
+        try:
+            async with media.client.live_jpeg(self.camera) as stream:
+                try:
+                    await self._read(aiter(stream))
+                finally:
+                    self._closing = True  # its STOP, queued on exit, must not be cancelled
+        finally:
+            self._end_probe()
+
+    def _end_probe(self) -> None:
+        if self._probe is not None:
+            self._probe.release()
+            self._probe = None
 
     async def _read(self, frames: AsyncIterator[JpegFrame]) -> None:
         media = self._media
@@ -286,6 +308,7 @@ class _JpegFeed(_Feed[bytes]):
                 media.no_jpeg(self.camera)
                 return
             self._put(frame.jpeg)
+            self._end_probe()
 
 
 class _KeyframeFeed(_Feed[Keyframe]):
@@ -333,6 +356,7 @@ class LiveMedia:
         self.restreamer = Restreamer(self._video_source, **restream_options)
         self._feeds: dict[int, _JpegFeed] = {}
         self._keyframe_feeds: dict[int, _KeyframeFeed] = {}
+        self.probing = asyncio.Lock()  # one camera's JPEG stream tried at a time (_JpegFeed)
         self._no_jpeg: set[int] = set()
         self._codecs: dict[int, VideoCodec] = {}
         self._confirmed: set[int] = set()
