@@ -1,9 +1,11 @@
-"""The bounded multipart reader, over fake readers and over a real loopback HTTP stream."""
+"""The multipart readers, over fake readers and over a real loopback HTTP stream."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+import hashlib
+import tracemalloc
 
 import aiohttp
 from aiohttp import web
@@ -17,7 +19,12 @@ from custom_components.ipro_nvr.aioipro import (
     boundary_from_content_type,
     iter_parts,
 )
-from custom_components.ipro_nvr.aioipro.multipart import MAX_HEADER_SIZE
+from custom_components.ipro_nvr.aioipro.multipart import (
+    MAX_HEADER_SIZE,
+    MAX_PART_SIZE,
+    READ_SIZE,
+    iter_streamed_parts,
+)
 
 from .parser_builders import multipart
 
@@ -240,6 +247,201 @@ def test_garbage_never_raises_anything_else(data: bytes, sizes: list[int]) -> No
         try:
             async for part in _parts_of(b"--myboundary\r\n" + data, sizes):
                 assert len(part.body) <= 4096
+        except IproProtocolError:
+            pass
+
+    asyncio.run(run())
+
+
+# ---------------------------------------------------------------------- streamed parts
+
+
+async def stream(
+    data: bytes, sizes: Sequence[int] = (1 << 20,), chunk_size: int = READ_SIZE
+) -> list[tuple[dict[str, str], list[bytes]]]:
+    """Read every streamed part; return its headers and the chunks of its body."""
+    reader = ChunkReader(data, sizes)
+    return [
+        (dict(part.headers), [chunk async for chunk in part.body])
+        async for part in iter_streamed_parts(reader, "myboundary", chunk_size=chunk_size)
+    ]
+
+
+def joined(parts: list[tuple[dict[str, str], list[bytes]]]) -> list[bytes]:
+    return [b"".join(chunks) for _, chunks in parts]
+
+
+WITHOUT_LENGTH = (
+    b"preamble\r\n--myboundary\r\nContent-Type: image/jpeg\r\n\r\nJPEG-1\r\n"
+    b"--myboundary\nContent-Type: image/jpeg\n\nJPEG-2\n--myboundary  \r\n"
+    b"Content-Type: image/jpeg\r\n\r\nJPEG-3--myboundary\r\n"
+    b"X: 1\r\n\r\nhas --myboundaryX inside\r\n--myboundary--\r\nepilogue"
+)
+
+
+@pytest.mark.parametrize("data", [multipart(NVR_PARTS), WITHOUT_LENGTH], ids=["length", "none"])
+@pytest.mark.parametrize("sizes", [(1 << 20,), (1,), (3, 7, 2), (13,)])
+@pytest.mark.parametrize("chunk_size", [1, 3, READ_SIZE])
+async def test_streamed_parts_are_the_whole_parts_in_chunks(
+    data: bytes, sizes: Sequence[int], chunk_size: int
+) -> None:
+    whole = await collect(data, sizes)
+    streamed = await stream(data, sizes, chunk_size)
+    assert joined(streamed) == [part.body for part in whole]
+    assert [headers for headers, _ in streamed] == [dict(part.headers) for part in whole]
+    assert all(0 < len(chunk) <= chunk_size for _, chunks in streamed for chunk in chunks)
+
+
+class HugePartReader:
+    """A stream of one part of ``size`` bytes, made up as it is read: nothing holds it."""
+
+    PATTERN = bytes(range(256)) * 1024
+
+    def __init__(self, size: int, *, length: bool) -> None:
+        head = "--myboundary\r\nContent-Type: application/octet-stream\r\n"
+        if length:
+            head += f"Content-Length: {size}\r\n"
+        self.head = (head + "\r\n").encode()
+        self.tail = b"\r\n--myboundary--\r\n"
+        self.left = size
+
+    async def read(self, n: int = -1) -> bytes:
+        if self.head:
+            chunk, self.head = self.head, b""
+        elif self.left:
+            chunk = self.PATTERN[: min(n, self.left, len(self.PATTERN))]
+            self.left -= len(chunk)
+        else:
+            chunk, self.tail = self.tail, b""
+        return chunk
+
+
+@pytest.mark.parametrize("length", [True, False], ids=["length", "none"])
+async def test_a_streamed_part_of_any_size_costs_a_chunk(length: bool) -> None:
+    size = 64 * 1024 * 1024 + 7
+    expected = hashlib.sha256()
+    for start in range(0, size, len(HugePartReader.PATTERN)):
+        expected.update(HugePartReader.PATTERN[: size - start])
+    received = hashlib.sha256()
+    count = 0
+    tracemalloc.start()
+    try:
+        async for part in iter_streamed_parts(HugePartReader(size, length=length), "myboundary"):
+            async for chunk in part.body:
+                received.update(chunk)
+                count += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == size
+    assert received.digest() == expected.digest()
+    # The buffer, one read and one chunk (and their copies), not the 64 MiB.
+    assert peak < 8 * READ_SIZE
+    # The live reader keeps its bound.
+    with pytest.raises(IproProtocolError, match="over the limit"):
+        await anext(iter_parts(HugePartReader(MAX_PART_SIZE + 1, length=length), "myboundary"))
+
+
+async def test_unread_bodies_are_skipped() -> None:
+    data = multipart(NVR_PARTS) + WITHOUT_LENGTH
+    reader = ChunkReader(data, (5,))
+    types = []
+    async for part in iter_streamed_parts(reader, "myboundary", chunk_size=2):
+        types.append(part.headers.get("Content-Type"))
+        if len(types) == 1:
+            assert await part.body.read() == b"\x80b"  # then leave the rest
+    assert types == [
+        "application/octet-stream",
+        "image/jpeg",
+        "audio/48kaac-lc",
+        *["image/jpeg"] * 3,
+        None,
+    ]
+
+
+async def test_a_body_read_to_its_end_stays_ended() -> None:
+    parts = iter_streamed_parts(ChunkReader(multipart(NVR_PARTS)), "myboundary")
+    part = await anext(parts)
+    assert [chunk async for chunk in part.body] == [NVR_PARTS[0][1]]
+    assert await part.body.read() == b""
+    assert (await anext(parts)).headers["Content-Length"] == "4"
+    await parts.aclose()
+
+
+@pytest.mark.parametrize("sizes", [(1 << 20,), (5,)])
+async def test_a_last_part_without_body_needs_no_delimiter(sizes: Sequence[int]) -> None:
+    # Whitespace after the headers of a last part is no body, however it arrives.
+    data = b"--myboundary\r\nX-Temp-FileName: \r\n\r\n" + b"\r\n" * 20
+    assert await stream(data, sizes) == [({"X-Temp-FileName": ""}, [])]
+    assert [(dict(p.headers), p.body) for p in await collect(data, sizes)] == [
+        ({"X-Temp-FileName": ""}, b"")
+    ]
+    # More whitespace than a chunk is handed out as it comes: then it is a cut body.
+    with pytest.raises(IproProtocolError, match="ended inside a part"):
+        await stream(data, sizes, chunk_size=8)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"--myboundary\r\nContent-Length: 10\r\n\r\nshort",
+        b"--myboundary\r\nContent-Type: image/jpeg\r\n\r\nno end in sight",
+    ],
+    ids=["length", "none"],
+)
+@pytest.mark.parametrize("sizes", [(1 << 20,), (3,)])
+async def test_a_streamed_part_cut_short(data: bytes, sizes: Sequence[int]) -> None:
+    received: list[bytes] = []
+
+    async def read() -> None:
+        async for part in iter_streamed_parts(ChunkReader(data, sizes), "myboundary"):
+            async for chunk in part.body:
+                received.append(chunk)  # noqa: PERF401 - keep what came before the error
+
+    with pytest.raises(IproProtocolError, match="ended inside a part"):
+        await read()
+    assert data.split(b"\r\n\r\n", 1)[1].startswith(b"".join(received))
+
+
+async def test_streamed_chunk_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        await stream(multipart(NVR_PARTS), chunk_size=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(st.tuples(st.binary(max_size=300), st.booleans()), max_size=8),
+    sizes=st.lists(st.integers(1, 64), min_size=1, max_size=4),
+    chunk_size=st.integers(1, 64),
+)
+def test_streamed_round_trip(
+    parts: list[tuple[bytes, bool]], sizes: list[int], chunk_size: int
+) -> None:
+    data = multipart(
+        ({"X-Part": str(number), **({"Content-Length": str(len(body))} if sized else {})}, body)
+        for number, (body, sized) in enumerate(parts)
+    )
+    data += b"--myboundary--\r\n"
+
+    async def run() -> list[bytes]:
+        return joined(await stream(data, sizes, chunk_size))
+
+    assert asyncio.run(run()) == [body for body, _ in parts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(max_size=400),
+    sizes=st.lists(st.integers(1, 64), min_size=1, max_size=3),
+    chunk_size=st.integers(1, 64),
+)
+def test_streamed_garbage_never_raises_anything_else(
+    data: bytes, sizes: list[int], chunk_size: int
+) -> None:
+    async def run() -> None:
+        try:
+            for _, chunks in await stream(b"--myboundary\r\n" + data, sizes, chunk_size):
+                assert all(0 < len(chunk) <= chunk_size for chunk in chunks)
         except IproProtocolError:
             pass
 
