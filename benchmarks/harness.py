@@ -203,6 +203,8 @@ def _sim_child(config_json: str) -> None:
     for key in ("ptz_cameras", "jpeg_cameras"):
         if key in raw:
             raw[key] = frozenset(raw[key])
+    if "camera_status" in raw:  # JSON object keys are strings
+        raw["camera_status"] = {int(cam): status for cam, status in raw["camera_status"].items()}
     config = SimulatorConfig(**raw)
 
     async def main() -> None:
