@@ -71,8 +71,10 @@ class SimulatorConfig:
     Time and recording: time zone (standard offset and summer time), days recorded,
     disks. Logs: mean seconds between random new events/errors, entries at boot, size,
     wrap width (88 reproduces the spec's examples; ``None`` for one line), random seed.
-    Downloads: concurrent limit (status 3 past it), file length before a split, part size,
-    throttle, status header spelling and Content-Type. ``reboot_downtime`` in seconds.
+    Downloads: concurrent limit (status 3 past it), file length before a split, part size
+    (0: each file as one part), whether parts carry a Content-Length (without, a body ends
+    at the next delimiter), throttle, status header spelling and Content-Type.
+    ``reboot_downtime`` in seconds.
     """
 
     model: str = "WJ-NX400"
@@ -139,6 +141,7 @@ class SimulatorConfig:
     max_downloads: int = 2
     download_file_seconds: float = 600.0
     download_part_size: int = 65536
+    download_content_length: bool = True
     download_bytes_per_second: float | None = None
     download_status_header: str = "X-RecData-Satus"
     download_content_type: str | None = None

@@ -259,16 +259,24 @@ class PartWriter:
         self.sent += len(data)
 
     async def part(
-        self, content_type: str, body: bytes, extra: Sequence[tuple[str, str]] = ()
+        self,
+        content_type: str,
+        body: bytes,
+        extra: Sequence[tuple[str, str]] = (),
+        *,
+        sized: bool = True,
     ) -> None:
-        """Write one part: Content-type, Content-Length, extra headers, body."""
+        """Write one part: Content-type, Content-Length if ``sized``, extra headers, body."""
         faults = self._faults
         if faults.drop_after_parts is not None and self.parts >= faults.drop_after_parts:
             self._drop()
         length = len(body)
         if faults.huge_content_length and self.parts == 0:
             length = HUGE_CONTENT_LENGTH
-        headers = [("Content-type", content_type), ("Content-Length", str(length)), *extra]
+        headers = [("Content-type", content_type)]
+        if sized:
+            headers.append(("Content-Length", str(length)))
+        headers += extra
         data = multipart_part(self._boundary, headers, body)
         if faults.truncate_after_parts is not None and self.parts >= faults.truncate_after_parts:
             await self._write(data[: len(data) // 2])
@@ -1147,6 +1155,7 @@ class NvrSimulator:
                 ("X-Prev-Filename", filename_header(previous)),
                 (self.config.download_status_header, str(status)),
             ],
+            sized=self.config.download_content_length,
         )
 
     def _file_ranges(self, camera: int, start: float, end: float) -> list[tuple[float, float]]:
@@ -1188,8 +1197,9 @@ class NvrSimulator:
             )
             data = await asyncio.to_thread(self._file_bytes, camera, begin, finish, kind)
             temp = f"{stem}.tmp"
-            for offset in range(0, max(1, len(data)), config.download_part_size):
-                chunk = data[offset : offset + config.download_part_size]
+            part_size = config.download_part_size or max(1, len(data))
+            for offset in range(0, max(1, len(data)), part_size):
+                chunk = data[offset : offset + part_size]
                 await self._download_part(writer, temp, previous, 0, chunk)
                 previous = ""
                 if config.download_bytes_per_second:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+import hashlib
 import os
 from pathlib import Path
 import tracemalloc
+from typing import Any
 
+import aiohttp
 import pytest
 
 from custom_components.ipro_nvr.aioipro import (
@@ -26,10 +29,15 @@ from custom_components.ipro_nvr.aioipro import (
 )
 from custom_components.ipro_nvr.aioipro.client import IproClient
 from custom_components.ipro_nvr.aioipro.downloads import split_windows
+from custom_components.ipro_nvr.aioipro.multipart import MAX_PART_SIZE, READ_SIZE
+from custom_components.ipro_nvr.aioipro.pacer import Pacer
 from ipro_sim import NvrSimulator, SimulatorConfig
 
-from .conftest import ClientMaker, queries, requests_to
+from .conftest import COMMAND_INTERVAL, CONTROL_INTERVAL, ClientMaker, queries, requests_to
 from .download_answers import CLIP, CLOSE, END_PART, data_part, names, raw_part
+from .sim_process import simulator_process
+
+MIB = 1024 * 1024
 
 
 @pytest.fixture
@@ -619,3 +627,74 @@ async def test_a_streamed_download_holds_one_of_the_two_slots(
     watcher.cancel()
     assert peak == 2
     assert all(len(files) == 1 for files in results)
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["content-length", "delimited"])
+async def test_files_sent_in_one_part_each(
+    client: IproClient, nvr_sim: NvrSimulator, tmp_path: Path, sized: bool
+) -> None:
+    # Two 10-minute files of about 6.5 MiB, each in one part: over the live reader's bound.
+    start, end = minute(25), minute(5)
+    nvr_sim.faults.download_split_files = 2
+    expected = await client.download(1, start, end, DownloadKind.MP4, tmp_path / "parts")
+    nvr_sim.config.download_part_size = 0
+    nvr_sim.config.download_content_length = sized
+    files = await client.download(1, start, end, DownloadKind.MP4, tmp_path / "whole")
+    assert [f.path.name for f in files] == [f.path.name for f in expected]
+    assert [f.size for f in files] == [f.size for f in expected]
+    assert min(f.size for f in files) > MAX_PART_SIZE
+    assert [f.path.read_bytes() for f in files] == [f.path.read_bytes() for f in expected]
+    async with client.download_stream(1, start, end, DownloadKind.MP4) as chunks:
+        streamed = [chunk async for chunk in chunks]
+    assert b"".join(streamed) == b"".join(f.path.read_bytes() for f in expected)
+    assert max(map(len, streamed)) <= READ_SIZE
+
+
+def digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+HD: dict[str, Any] = {"width": 1280, "height": 720, "download_file_seconds": 3600.0}
+"""50 minutes of this recording is one MP4 file of about 70 MiB."""
+
+
+@pytest.mark.parametrize("sim_config", [SimulatorConfig(**HD)], ids=["hd"])
+@pytest.mark.parametrize("sized", [True, False], ids=["content-length", "delimited"])
+async def test_a_64_mib_part_costs_a_chunk_not_its_size(
+    client: IproClient, http_session: aiohttp.ClientSession, tmp_path: Path, sized: bool
+) -> None:
+    start, end = minute(55), minute(5)
+    # The file as the simulator sends it in 64 KiB parts (its recording is the same in
+    # every process).
+    [expected] = await client.download(1, start, end, DownloadKind.MP4, tmp_path / "parts")
+    assert expected.size > 64 * MIB
+    reference = await asyncio.to_thread(digest, expected.path)
+    # The same file in one part, from a simulator whose memory is not traced here.
+    async with simulator_process(**HD, download_part_size=0, download_content_length=sized) as port:
+        other = IproClient(
+            http_session,
+            "127.0.0.1",
+            port,
+            username=SimulatorConfig.username,
+            password=SimulatorConfig.password,
+            pacer=Pacer(command_interval=COMMAND_INTERVAL, control_interval=CONTROL_INTERVAL),
+        )
+        streamed = hashlib.sha256()
+        tracemalloc.start()
+        try:
+            [file] = await other.download(1, start, end, DownloadKind.MP4, tmp_path / "whole")
+            _, file_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            async with other.download_stream(1, start, end, DownloadKind.MP4) as chunks:
+                async for chunk in chunks:
+                    streamed.update(chunk)
+            _, stream_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            await other.close()
+    assert await asyncio.to_thread(digest, file.path) == reference
+    assert streamed.hexdigest() == reference
+    # A few reads and chunks (about 2 MiB measured), not the part's 70 MiB.
+    assert file_peak < 8 * MIB
+    assert stream_peak < 8 * MIB

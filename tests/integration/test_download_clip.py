@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable, Generator
 import contextlib
 from datetime import UTC, datetime, timedelta
+import filecmp
 from functools import partial
 import itertools
 import logging
@@ -190,6 +191,26 @@ async def test_thirty_minutes_one_request(
     await hass.async_block_till_done()
     assert [event.data for event in events] == [result]
     nvr_sim.assert_paced(COMMAND_INTERVAL, CONTROL_INTERVAL)
+
+
+async def test_a_file_in_one_part_without_length(
+    hass: HomeAssistant, nvr_sim: NvrSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A 20 MB file in one part ended by the next delimiter is saved whole."""
+    start, end = window(30)
+    target = {"device_id": camera_device(hass, loaded_entry, 1)}
+    reference = await download(hass, target, start=start, end=end)
+    nvr_sim.config.download_part_size = 0
+    nvr_sim.config.download_content_length = False
+
+    result = await download(hass, target, start=start, end=end)
+
+    [expected], [row] = reference["files"], result["files"]
+    assert row["path"] != expected["path"]
+    assert row["size"] == expected["size"] > 16 * 1024 * 1024
+    assert await hass.async_add_executor_job(
+        partial(filecmp.cmp, row["path"], expected["path"], shallow=False)
+    )
 
 
 async def test_ninety_minutes_two_requests(

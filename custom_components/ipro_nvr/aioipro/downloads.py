@@ -12,8 +12,12 @@ part that ends the transfer without a file - is :class:`IproProtocolError`, neve
 recording"; so is a non-zero status after the first part (the NVR decides at the start,
 so a later one contradicts the data already sent) and an answer that ends before its
 last file is complete. A connection that breaks is :class:`IproConnectionError`, one that
-stalls for the request timeout :class:`IproTimeoutError`. Parts are read with the bounded
-multipart reader, so a garbage or oversized answer costs bounded memory.
+stalls for the request timeout :class:`IproTimeoutError`.
+
+The spec does not say how big a part is, so any size is taken, with or without
+``Content-Length``: part bodies are streamed in chunks (to the file, or to the byte
+stream) and a download costs a chunk and one read whatever its parts' sizes; junk
+without a boundary is refused at the multipart reader's bound.
 
 Files follow the NVR's protocol: each part's body belongs to the temp file its
 ``X-Temp-FileName`` names; a non-empty ``X-Prev-Filename`` closes the current temp file
@@ -33,7 +37,7 @@ is raised only when the whole window is empty.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,7 +61,7 @@ from .errors import (
     IproTimeoutError,
 )
 from .models import DownloadedFile, DownloadKind, DownloadPartInfo
-from .multipart import Part, boundary_from_content_type, iter_parts
+from .multipart import PartBody, StreamedPart, boundary_from_content_type, iter_streamed_parts
 from .session import SessionRole, UidSession
 from .transport import Transport
 
@@ -188,34 +192,37 @@ class _FileWriter:
     _handle: BinaryIO | None = None
     _size: int = 0
 
-    async def feed(self, info: DownloadPartInfo, body: bytes) -> bool:
-        """Apply one part; return ``False`` once the transfer has ended."""
-        if info.prev_name:
-            if body and not info.temp_name:
-                await self._write(body)
-                body = b""
-            await self._finish(safe_file_name(info.prev_name))
-        elif self._temp_name is not None and info.temp_name != self._temp_name:
-            raise IproProtocolError("The NVR switched files without naming the finished one.")
-        if not info.temp_name:
-            return False
-        if self._handle is None:
+    async def receive(self, info: DownloadPartInfo, body: AsyncIterable[bytes]) -> None:
+        """Write one part's bytes into the file its headers name.
+
+        A part naming the finished file and a new temp file closes the old one before
+        its bytes; the last part (no temp file) may still carry the finished file's last
+        bytes.
+        """
+        finished = safe_file_name(info.prev_name) if info.prev_name else None
+        if finished is None:
+            if self._temp_name is not None and info.temp_name != self._temp_name:
+                raise IproProtocolError("The NVR switched files without naming the finished one.")
+        elif info.temp_name:
+            await self._finish(finished)
+        if info.temp_name and self._handle is None:
             temp = safe_file_name(info.temp_name)
             self._temp_path, self._handle = await asyncio.to_thread(
                 _create_exclusive, self.folder, temp
             )
             self._temp_name = info.temp_name
             self._size = 0
-        if body:
-            await self._write(body)
-        return True
+        async for chunk in body:
+            await self._write(chunk)
+        if finished is not None and not info.temp_name:
+            await self._finish(finished)
 
-    async def _write(self, body: bytes) -> None:
-        # feed() writes only into an open file: the first part opens one (the request
+    async def _write(self, chunk: bytes) -> None:
+        # receive() writes only into an open file: the first part opens one (the request
         # checks that), and each later part either keeps it or closes it, checked.
         assert self._handle is not None
-        await asyncio.to_thread(self._handle.write, body)
-        self._size += len(body)
+        await asyncio.to_thread(self._handle.write, chunk)
+        self._size += len(chunk)
 
     async def _finish(self, name: str) -> None:
         handle, temp = self._handle, self._temp_path
@@ -245,6 +252,31 @@ class _FileWriter:
         await asyncio.to_thread(work)
 
 
+@dataclass(slots=True)
+class _AnswerReader:
+    """The bytes of an ``httpdl.cgi`` answer; a stall or a break as the client's errors."""
+
+    response: aiohttp.ClientResponse
+    camera: int
+    transport: Transport
+
+    async def read(self, n: int = -1, /) -> bytes:
+        """Return up to ``n`` bytes of the answer, ``b""`` at its end."""
+        try:
+            return await self.response.content.read(n)
+        except TimeoutError as err:
+            raise IproTimeoutError(
+                f"The NVR at {self.transport.where} stopped sending the download of camera "
+                f"{self.camera} for {self.transport.request_timeout:g} s; check that it is "
+                "not overloaded and try again."
+            ) from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise IproConnectionError(
+                f"The download of camera {self.camera} from {self.transport.where} broke "
+                f"({type(err).__name__}); check the network and try again."
+            ) from err
+
+
 class DownloadManager:
     """Runs a client's downloads, two at most at once."""
 
@@ -256,8 +288,8 @@ class DownloadManager:
     @asynccontextmanager
     async def _window(
         self, camera: int, start: datetime, end: datetime, kind: DownloadKind
-    ) -> AsyncIterator[tuple[DownloadPartInfo, Part, AsyncIterator[Part]]]:
-        """Open one request (own UID, a download slot); yield its first part and the rest.
+    ) -> AsyncIterator[AsyncIterator[tuple[DownloadPartInfo, PartBody]]]:
+        """Open one request (own UID, a download slot); yield its transfer's parts.
 
         The first part has status 0 and opens a file. Busy answers (status 3, HTTP 503)
         are retried after the configured delays.
@@ -285,14 +317,18 @@ class DownloadManager:
                     info, first = await self._first_part(parts, camera)
                     if info.status != STATUS_BUSY or not delays:
                         check_status(info, camera)
-                        yield info, first, parts
+                        transfer = self._transfer(info, first, parts, camera)
+                        stack.push_async_callback(transfer.aclose)
+                        yield transfer
                         return
             delay = delays.pop(0)
             _LOGGER.info("NVR busy with downloads; retrying in %s s", delay)
             await asyncio.sleep(delay)
 
     @staticmethod
-    async def _first_part(parts: AsyncIterator[Part], camera: int) -> tuple[DownloadPartInfo, Part]:
+    async def _first_part(
+        parts: AsyncIterator[StreamedPart], camera: int
+    ) -> tuple[DownloadPartInfo, StreamedPart]:
         """Read the part that carries the NVR's verdict on the request."""
         first = await anext(parts, None)
         if first is None:
@@ -318,23 +354,28 @@ class DownloadManager:
         session.users = 0
         await self._transport.release(session)
 
-    async def _parts(self, response: aiohttp.ClientResponse, camera: int) -> AsyncGenerator[Part]:
+    def _parts(self, response: aiohttp.ClientResponse, camera: int) -> AsyncGenerator[StreamedPart]:
         boundary = boundary_from_content_type(response.headers.get("Content-Type"))
-        where = self._transport.where
-        try:
-            async for part in iter_parts(response.content, boundary):
-                yield part
-        except TimeoutError as err:
-            raise IproTimeoutError(
-                f"The NVR at {where} stopped sending the download of camera {camera} for "
-                f"{self._transport.request_timeout:g} s; check that it is not overloaded "
-                "and try again."
-            ) from err
-        except (aiohttp.ClientError, OSError) as err:
-            raise IproConnectionError(
-                f"The download of camera {camera} from {where} broke "
-                f"({type(err).__name__}); check the network and try again."
-            ) from err
+        return iter_streamed_parts(_AnswerReader(response, camera, self._transport), boundary)
+
+    @staticmethod
+    async def _transfer(
+        info: DownloadPartInfo,
+        part: StreamedPart,
+        parts: AsyncIterator[StreamedPart],
+        camera: int,
+    ) -> AsyncGenerator[tuple[DownloadPartInfo, PartBody]]:
+        """Yield each part of the transfer, the first one's included, up to its last."""
+        while True:
+            yield info, part.body
+            if not info.temp_name:
+                return
+            following = await anext(parts, None)
+            if following is None:
+                raise _cut_short(camera)
+            part = following
+            info = parse_download_part(part.headers)
+            check_later_status(info, camera)
 
     async def _receive(
         self,
@@ -343,15 +384,9 @@ class DownloadManager:
         window: tuple[datetime, datetime],
         kind: DownloadKind,
     ) -> None:
-        async with self._window(camera, *window, kind) as (first_info, first, parts):
-            going = await writer.feed(first_info, first.body)
-            while going:
-                part = await anext(parts, None)
-                if part is None:
-                    raise _cut_short(camera)
-                info = parse_download_part(part.headers)
-                check_later_status(info, camera)
-                going = await writer.feed(info, part.body)
+        async with self._window(camera, *window, kind) as transfer:
+            async for info, body in transfer:
+                await writer.receive(info, body)
 
     async def _download_window(
         self,
@@ -417,20 +452,11 @@ class DownloadManager:
     async def _stream(
         self, camera: int, start: datetime, end: datetime, kind: DownloadKind
     ) -> AsyncIterator[AsyncIterator[bytes]]:
-        async with self._window(camera, start, end, kind) as (_, first, parts):
+        async with self._window(camera, start, end, kind) as transfer:
 
             async def chunks() -> AsyncIterator[bytes]:
-                if first.body:
-                    yield first.body
-                going = True
-                while going:
-                    part = await anext(parts, None)
-                    if part is None:
-                        raise _cut_short(camera)
-                    part_info = parse_download_part(part.headers)
-                    check_later_status(part_info, camera)
-                    if part.body:
-                        yield part.body
-                    going = bool(part_info.temp_name)
+                async for _, body in transfer:
+                    async for chunk in body:
+                        yield chunk
 
             yield chunks()
