@@ -114,7 +114,9 @@ async def test_download_fails_cleanly(
     tmp_path: Path,
     fault: Callable[[NvrSimulator], None],
 ) -> None:
-    # Garbage without a boundary reads as an empty answer: "no recording", still typed.
+    # Each is a typed error, never "no recording": a break mid-answer is a connection
+    # error; garbage without a boundary, a part claiming 2 GiB (read as far as the answer
+    # goes, then cut short) and HTTP 500 are protocol errors.
     fault(nvr_sim)
     with pytest.raises(IproError):
         await make_client().download(1, minutes_ago(20), minutes_ago(5), DownloadKind.MP4, tmp_path)
