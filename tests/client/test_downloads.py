@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import hashlib
 import os
 from pathlib import Path
+import threading
 import tracemalloc
 from typing import Any
+from unittest.mock import patch
 
 import aiohttp
 import pytest
@@ -698,3 +700,35 @@ async def test_a_64_mib_part_costs_a_chunk_not_its_size(
     # A few reads and chunks (about 2 MiB measured), not the part's 70 MiB.
     assert file_peak < 8 * MIB
     assert stream_peak < 8 * MIB
+
+
+@pytest.mark.parametrize("step", ["_create_exclusive", "_place"])
+async def test_download_cancelled_while_a_file_operation_runs_leaves_nothing(
+    client: IproClient, nvr_sim: NvrSimulator, tmp_path: Path, step: str
+) -> None:
+    """A cancel cannot stop a file operation already running in its thread.
+
+    The writer must still learn what that operation created (a temp file, or the finished
+    file under its name) and remove it; it once lost both when the cancel came first.
+    """
+    done, release = threading.Event(), threading.Event()
+    operation = getattr(downloads, step)
+
+    def held(*args: Any) -> Any:
+        result = operation(*args)
+        done.set()
+        release.wait(5)
+        return result
+
+    with patch.object(downloads, step, held):
+        task = asyncio.create_task(
+            client.download(1, minute(15), minute(5), DownloadKind.MP4, tmp_path)
+        )
+        assert await asyncio.to_thread(done.wait, 5)
+        assert listing(tmp_path)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert listing(tmp_path) == []

@@ -37,7 +37,7 @@ is raised only when the whole window is empty.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -183,7 +183,13 @@ def _remove(paths: list[Path]) -> None:
 
 @dataclass
 class _FileWriter:
-    """Writes the parts of one ``httpdl.cgi`` answer into files in ``folder``."""
+    """Writes the parts of one ``httpdl.cgi`` answer into files in ``folder``.
+
+    File operations run in a thread, which a cancel does not stop: each one records what
+    it created on the writer itself, in the thread, and :meth:`discard` waits for the one
+    in flight. Otherwise a download cancelled while its temp file was being created, or
+    its finished file named, left that file behind.
+    """
 
     folder: Path
     files: list[DownloadedFile] = field(default_factory=list)
@@ -191,6 +197,7 @@ class _FileWriter:
     _temp_path: Path | None = None
     _handle: BinaryIO | None = None
     _size: int = 0
+    _in_flight: asyncio.Future[None] | None = None
 
     async def receive(self, info: DownloadPartInfo, body: AsyncIterable[bytes]) -> None:
         """Write one part's bytes into the file its headers name.
@@ -207,9 +214,11 @@ class _FileWriter:
             await self._finish(finished)
         if info.temp_name and self._handle is None:
             temp = safe_file_name(info.temp_name)
-            self._temp_path, self._handle = await asyncio.to_thread(
-                _create_exclusive, self.folder, temp
-            )
+
+            def create() -> None:
+                self._temp_path, self._handle = _create_exclusive(self.folder, temp)
+
+            await self._in_thread(create)
             self._temp_name = info.temp_name
             self._size = 0
         async for chunk in body:
@@ -220,23 +229,41 @@ class _FileWriter:
     async def _write(self, chunk: bytes) -> None:
         # receive() writes only into an open file: the first part opens one (the request
         # checks that), and each later part either keeps it or closes it, checked.
-        assert self._handle is not None
-        await asyncio.to_thread(self._handle.write, chunk)
+        handle = self._handle
+        assert handle is not None
+
+        def write() -> None:
+            handle.write(chunk)
+
+        await self._in_thread(write)
         self._size += len(chunk)
 
     async def _finish(self, name: str) -> None:
         handle, temp = self._handle, self._temp_path
         if handle is None or temp is None:
             raise IproProtocolError("The NVR closed a download file it never opened.")
-        self._handle = None
-        await asyncio.to_thread(handle.close)
-        path = await asyncio.to_thread(_place, temp, self.folder, name)
-        # Forget the temp file only once it has its name: discard() must find it before.
-        self._temp_path = self._temp_name = None
-        self.files.append(DownloadedFile(path=path, size=self._size))
+        size = self._size
+
+        def finish() -> None:
+            handle.close()
+            self._handle = None
+            path = _place(temp, self.folder, name)
+            # Forget the temp file only once its file is listed: discard() finds one of them.
+            self.files.append(DownloadedFile(path=path, size=size))
+            self._temp_path = self._temp_name = None
+
+        await self._in_thread(finish)
+
+    async def _in_thread(self, operation: Callable[[], None]) -> None:
+        """Run a file operation in a thread; a cancel leaves it running, for discard()."""
+        self._in_flight = asyncio.ensure_future(asyncio.to_thread(operation))
+        await asyncio.shield(self._in_flight)
 
     async def discard(self) -> None:
         """Remove the temp file and every file this answer completed."""
+        if self._in_flight is not None:
+            await asyncio.wait([self._in_flight])
+            self._in_flight.exception()  # raised to the download already, or moot now
         handle, temp = self._handle, self._temp_path
         self._handle = self._temp_path = None
         paths = [f.path for f in self.files]
