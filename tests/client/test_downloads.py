@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 import hashlib
 import os
@@ -215,6 +216,27 @@ async def test_existing_files_are_not_overwritten(
     assert listing(tmp_path) == ["clip-1.n3n", "clip-2.n3n", "clip.n3n", "clip.tmp"]
 
 
+class _Peak:
+    most = 0
+
+
+@asynccontextmanager
+async def peak_downloads(nvr_sim: NvrSimulator) -> AsyncIterator[_Peak]:
+    """Watch the simulator's running downloads; ``most`` is the peak seen meanwhile."""
+    peak = _Peak()
+
+    async def watch() -> None:
+        while True:
+            peak.most = max(peak.most, nvr_sim.active_downloads)
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield peak
+    finally:
+        watcher.cancel()
+
+
 @pytest.mark.parametrize(
     "sim_config",
     [SimulatorConfig(download_bytes_per_second=3_000_000)],
@@ -225,23 +247,14 @@ async def test_at_most_two_downloads_at_once(
 ) -> None:
     # No retries: if a third request got through, the NVR's status 3 would fail it.
     client = make_client(download_retry_delays=())
-    peak = 0
-
-    async def watch() -> None:
-        nonlocal peak
-        while True:
-            peak = max(peak, nvr_sim.active_downloads)
-            await asyncio.sleep(0.005)
-
-    watcher = asyncio.create_task(watch())
-    results = await asyncio.gather(
-        *(
-            client.download(cam, minute(6), minute(2), DownloadKind.MP4, tmp_path / str(cam))
-            for cam in (1, 2, 3)
+    async with peak_downloads(nvr_sim) as peak:
+        results = await asyncio.gather(
+            *(
+                client.download(cam, minute(6), minute(2), DownloadKind.MP4, tmp_path / str(cam))
+                for cam in (1, 2, 3)
+            )
         )
-    )
-    watcher.cancel()
-    assert peak == 2
+    assert peak.most == 2
     assert all(len(files) == 1 for files in results)
 
 
@@ -609,16 +622,10 @@ async def test_a_streamed_download_holds_one_of_the_two_slots(
     # No retries: if a download ran beside the stream and another, the NVR's status 3
     # would fail it.
     client = make_client(download_retry_delays=())
-    peak = 0
-
-    async def watch() -> None:
-        nonlocal peak
-        while True:
-            peak = max(peak, nvr_sim.active_downloads)
-            await asyncio.sleep(0.005)
-
-    watcher = asyncio.create_task(watch())
-    async with client.download_stream(1, minute(6), minute(2), DownloadKind.MP4) as chunks:
+    async with (
+        peak_downloads(nvr_sim) as peak,
+        client.download_stream(1, minute(6), minute(2), DownloadKind.MP4) as chunks,
+    ):
         assert (await anext(chunks))[4:8] == b"ftyp"
         results = await asyncio.gather(
             *(
@@ -626,8 +633,7 @@ async def test_a_streamed_download_holds_one_of_the_two_slots(
                 for cam in (2, 3)
             )
         )
-    watcher.cancel()
-    assert peak == 2
+    assert peak.most == 2
     assert all(len(files) == 1 for files in results)
 
 
